@@ -1,0 +1,304 @@
+"""Evaluation, reverse mode and forward mode: loops over the program's node list.
+
+One point: values are float64 scalars or arrays, exactly numpy's semantics.
+Many points (`nb=1`): every value carries a leading batch axis (B for what
+depends on an input, 1 for constants), so a batch of points is one pass of
+numpy calls.  Elementwise arguments are aligned here (a per-point scalar of
+shape (B,) against a per-point vector becomes (B, 1)); shape-aware ops get
+`nb` and handle the axis themselves.
+
+A missing adjoint or tangent is `None` (a symbolic zero), never an array of zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GradError, NumericError
+from .ops import Op, ShapeError, _sum_to
+
+
+# ---------------------------------------------------------------- one op
+
+def _align(args):
+    """Batch mode: give elementwise arguments the same number of per-point axes."""
+    nd = max(np.ndim(a) for a in args)
+    return [a if np.ndim(a) == nd else np.reshape(a, np.shape(a)[:1] + (1,) * (nd - np.ndim(a))
+                                                   + np.shape(a)[1:]) for a in args]
+
+
+def apply_op(op: Op, args, params=(), nb: int = 0):
+    """Forward of one op; ShapeError when the arguments' shapes do not fit."""
+    try:
+        if op.elementwise:
+            if nb and len(args) > 1:
+                args = _align(args)
+            return op.fwd(*args)
+        return op.fwd(*args, *params, nb=nb)
+    except ShapeError:
+        raise
+    except ValueError as err:
+        raise ShapeError(str(err).split("\n")[0]) from None
+
+
+def local_partial(op: Op, k: int, ans, args):
+    """The local partial of an elementwise op w.r.t. argument k (number or array)."""
+    p = op.partials[k]
+    return p(ans, *args) if callable(p) else p
+
+
+def _vjp(op: Op, k, g, ans, args, params, nb):
+    if op.elementwise:
+        shape = np.shape(args[k])
+        if nb and len(args) > 1:
+            args = _align(args)
+        p = op.partials[k]
+        c = g * p(ans, *args) if callable(p) else (g if p == 1 else g * p)
+        if np.shape(c) != shape:
+            c = _sum_to(np.asarray(c), np.shape(args[k])).reshape(shape)
+        return c
+    c = op.vjp_rule(k)(g, ans, *args, *params, nb=nb)
+    if np.shape(c) != np.shape(args[k]):
+        c = _sum_to(np.asarray(c), np.shape(args[k]))
+    return c
+
+
+def _jvp(op: Op, k, t, ans, args, params, nb):
+    if op.elementwise:
+        if nb and len(args) > 1:
+            args = _align(args)
+            t = _align([t, ans])[0] if np.ndim(t) < np.ndim(ans) else t
+        p = op.partials[k]
+        c = t * p(ans, *args) if callable(p) else (t if p == 1 else t * p)
+        if np.shape(c) != np.shape(ans):
+            c = np.broadcast_to(c, np.shape(ans))
+        return c
+    return op.jvp_rule(k)(t, ans, *args, *params, nb=nb)
+
+
+# ---------------------------------------------------------------- plans
+
+class Plan:
+    """What the loops need from a program, computed once: per node (id, op, args, params)."""
+
+    def __init__(self, program):
+        self.program = program
+        nodes = program.nodes
+        self.steps = [(n.id, n.op, n.args, n.params) for n in nodes if n.kind == "op"]
+        self.consts = [(n.id, n.value) for n in nodes if n.kind == "const"]
+        live = [False] * len(nodes)
+        for i in program.inputs:
+            live[i] = True
+        for i, op, args, _ in self.steps:
+            for a in args:
+                if live[a]:
+                    live[i] = True
+                    break
+        self.live = live          # depends on an input: has an adjoint and a tangent
+        self._fast = None
+
+    def fast_steps(self):
+        """Single-point forward steps with the op bound: (id, f, a, b) or (id, f, args, None)."""
+        if self._fast is None:
+            fast = []
+            for i, op, args, params in self.steps:
+                if op.elementwise:
+                    f = op.fwd
+                elif params:
+                    f = (lambda fn, p: (lambda *a: fn(*a, *p)))(op.fwd, params)
+                else:
+                    f = op.fwd
+                if len(args) == 1:
+                    fast.append((i, f, args[0], -1))
+                elif len(args) == 2:
+                    fast.append((i, f, args[0], args[1]))
+                else:
+                    fast.append((i, f, args, -2))
+            self._fast = fast
+        return self._fast
+
+
+def plan(program) -> Plan:
+    p = getattr(program, "_plan", None)
+    if p is None:
+        p = program._plan = Plan(program)
+    return p
+
+
+# ---------------------------------------------------------------- evaluation
+
+def _shape_error(program, node, vals, err, nb):
+    shapes = []
+    for a in node.args:
+        s = np.shape(vals[a])[nb:] if vals[a] is not None else "?"
+        shapes.append(f"{program.nodes[a].name}: {s}")
+    text = program.source.text[node.start:node.end]
+    return GradError(f"shape mismatch in `{text}`: {err}", program.source, node.start, node.end,
+                     hint="shapes " + ", ".join(shapes))
+
+
+def forward(program, point: dict, nb: int = 0, upto: int | None = None) -> list:
+    """Values of every node (and of the claims) at `point`: {input id: value}.
+
+    With nb=1 the point's values carry a leading batch axis.
+    """
+    p = plan(program)
+    nodes = program.nodes
+    vals: list = [None] * len(nodes)
+    for i, value in p.consts:
+        vals[i] = value[None] if nb and isinstance(value, np.ndarray) else (
+            np.asarray(value).reshape(1) if nb else value)
+    for i in program.inputs:
+        vals[i] = point[i]
+    i = -1
+    with np.errstate(all="ignore"):
+        try:
+            if nb == 0:
+                for i, f, a, b in p.fast_steps():
+                    if b == -1:
+                        vals[i] = f(vals[a])
+                    elif b >= 0:
+                        vals[i] = f(vals[a], vals[b])
+                    else:
+                        vals[i] = f(*[vals[x] for x in a])
+            else:
+                for i, op, args, params in p.steps:
+                    vals[i] = apply_op(op, [vals[a] for a in args], params, nb)
+        except (ShapeError, ValueError, TypeError, IndexError) as err:
+            if i < 0:
+                raise
+            raise _shape_error(program, nodes[i], vals, err, nb) from None
+    return vals
+
+
+def first_bad(program, vals, ids=None) -> int | None:
+    """The first node (in order) whose value is NaN or infinite while its arguments are not."""
+    with np.errstate(all="ignore"):
+        for node in program.nodes[: program.n_main]:
+            v = vals[node.id]
+            if v is None or np.all(np.isfinite(v)):
+                continue
+            if node.kind != "op" or all(np.all(np.isfinite(vals[a])) for a in node.args):
+                return node.id
+    return None
+
+
+def require_finite(program, vals, ids, nb=0):
+    """Raise NumericError naming the node that first made a non-finite value."""
+    if all(np.all(np.isfinite(vals[i])) for i in ids):
+        return
+    bad = first_bad(program, vals)
+    if bad is None:
+        return
+    node = program.nodes[bad]
+    text = program.source.text[node.start:node.end]
+    args = ", ".join(f"{program.nodes[a].name} = {_short(vals[a], nb)}" for a in node.args)
+    raise NumericError(f"`{text}` is {_short(vals[bad], nb)} at this point", program.source,
+                       node.start, node.end,
+                       hint=(f"its arguments: {args}; " if args else "")
+                       + "the function is not defined here; choose another point with --at")
+
+
+def _short(v, nb=0):
+    a = np.asarray(v)
+    if a.size == 1:
+        return f"{a.item():.6g}"
+    bad = a[~np.isfinite(a)]
+    return f"{bad.flat[0]:.6g} (in a {a.shape[nb:]} tensor)" if bad.size else f"a {a.shape[nb:]} tensor"
+
+
+def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None) -> list:
+    """Reverse mode: adjoint d(output)/d(node) of every node that depends on an input.
+
+    `wrt` (input ids) restricts the pass to what those inputs' gradients need.
+    """
+    p = plan(program)
+    nodes = program.nodes
+    live = p.live if wrt is None else _live_from(program, wrt)
+    adj: list = [None] * len(nodes)
+    adj[output] = np.ones_like(vals[output]) if seed is None else seed
+    with np.errstate(all="ignore"):
+        for i, op, args, params in reversed(p.steps):
+            if i > output:
+                continue
+            g = adj[i]
+            if g is None:
+                continue
+            argvals = None
+            for k, a in enumerate(args):
+                if not live[a]:
+                    continue
+                if argvals is None:
+                    argvals = [vals[x] for x in args]
+                c = _vjp(op, k, g, vals[i], argvals, params, nb)
+                adj[a] = c if adj[a] is None else adj[a] + c
+    return adj
+
+
+def _live_from(program, wrt):
+    key = tuple(sorted(wrt))
+    cache = program.__dict__.setdefault("_live_cache", {})
+    if key not in cache:
+        live = [False] * len(program.nodes)
+        for i in key:
+            live[i] = True
+        for i, op, args, _ in plan(program).steps:
+            if any(live[a] for a in args):
+                live[i] = True
+        cache[key] = live
+    return cache[key]
+
+
+def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None) -> list:
+    """Forward mode: the tangent of every node given tangents of some inputs {id: t}."""
+    p = plan(program)
+    tan: list = [None] * len(program.nodes)
+    for i, t in seeds.items():
+        tan[i] = t
+    with np.errstate(all="ignore"):
+        for i, op, args, params in p.steps:
+            if stop is not None and i > stop:
+                break
+            total = None
+            argvals = None
+            for k, a in enumerate(args):
+                t = tan[a]
+                if t is None or (op.partials is None and op.jvp_rule(k) is None):
+                    continue
+                if argvals is None:
+                    argvals = [vals[x] for x in args]
+                c = _jvp(op, k, t, vals[i], argvals, params, nb)
+                total = c if total is None else total + c
+            tan[i] = total
+    return tan
+
+
+# ---------------------------------------------------------------- Jacobians
+
+def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
+    """d(output)/d(input) for each input, shaped output.shape + input.shape."""
+    out = np.asarray(vals[output])
+    if mode == "reverse":
+        rows = {x: [] for x in inputs}
+        for e in range(max(out.size, 1)):
+            seed = np.zeros(out.shape)
+            seed.flat[e] = 1.0
+            seed = seed[()] if out.ndim == 0 else seed
+            adj = backward(program, vals, output, seed=seed, wrt=inputs)
+            for x in inputs:
+                g = adj[x]
+                rows[x].append(np.zeros(np.shape(vals[x])) if g is None else np.asarray(g, float))
+        return {x: np.stack(rows[x]).reshape(out.shape + np.shape(vals[x]))
+                if out.ndim else rows[x][0] for x in inputs}
+    result = {}
+    for x in inputs:
+        xs = np.shape(vals[x])
+        cols = []
+        for j in range(max(int(np.prod(xs)), 1)):
+            seed = np.zeros(xs)
+            seed.flat[j] = 1.0
+            tan = tangents(program, vals, {x: seed[()] if not xs else seed}, stop=output)
+            t = tan[output]
+            cols.append(np.zeros(out.shape) if t is None else np.broadcast_to(np.asarray(t, float), out.shape))
+        result[x] = np.moveaxis(np.stack(cols), 0, -1).reshape(out.shape + xs) if xs else cols[0]
+    return result

@@ -1,0 +1,91 @@
+"""Errors that point at source: `FILE:LINE:COL: error: message`, the line, a caret."""
+
+from __future__ import annotations
+
+import bisect
+
+
+class Source:
+    """A named text; turns character offsets into (line, column), both from 1."""
+
+    def __init__(self, name: str, text: str):
+        self.name = name
+        self.text = text
+        self._starts: list[int] | None = None
+
+    def _line_starts(self) -> list[int]:
+        if self._starts is None:
+            starts = [0]
+            find = self.text.find
+            i = find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._starts = starts
+        return self._starts
+
+    def line_col(self, pos: int) -> tuple[int, int]:
+        starts = self._line_starts()
+        line = bisect.bisect_right(starts, pos) - 1
+        return line + 1, pos - starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        starts = self._line_starts()
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[starts[line - 1] : end]
+
+
+class GradError(Exception):
+    """A problem with the user's input: always exit status 2, never a traceback.
+
+    `start`/`end` are offsets into `source.text`; without a source the error
+    is about an option or a file as a whole.
+    """
+
+    status = 2
+
+    def __init__(self, message: str, source: Source | None = None,
+                 start: int = 0, end: int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.start = start
+        self.end = start + 1 if end is None else end
+        self.hint = hint
+
+    def located(self, source: Source) -> "GradError":
+        """Attach a source when the raiser only knew offsets."""
+        if self.source is None:
+            self.source = source
+        return self
+
+    def render(self) -> str:
+        if self.source is None:
+            text = f"error: {self.message}"
+            return text + (f"\n  hint: {self.hint}" if self.hint else "")
+        src = self.source
+        line, col = src.line_col(min(self.start, len(src.text)))
+        code = src.line_text(line).replace("\t", " ")
+        end_line, end_col = src.line_col(min(max(self.end, self.start + 1), len(src.text)))
+        width = (end_col - col) if end_line == line and end_col > col else 1
+        width = max(1, min(width, len(code) - col + 1)) if len(code) >= col else 1
+        gutter = f"{line} | "
+        out = [f"{src.name}:{line}:{col}: error: {self.message}",
+               f"{gutter}{code}",
+               " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+class NumericError(GradError):
+    """A value or derivative became NaN or infinite at the point (exit status 2)."""
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    import difflib
+
+    names = sorted(set(candidates))
+    prefixed = [c for c in names if len(c) > 1 and (name.startswith(c) or c.startswith(name))]
+    close = prefixed[:1] or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

@@ -1,0 +1,422 @@
+"""Syntax tree to graph IR: a flat, topologically ordered list of nodes (SSA).
+
+Every node has a name (the file's, or a generated `_N` for a sub-expression)
+and the source span it came from.  `def`s are expanded inline where they are
+called; sub-expressions of constants only are folded to constants.  Claims
+(`d(u)/d(v) = ...`, `partial(u, v) = ...`) are lowered after the main graph,
+into nodes of their own, so evaluating the program also evaluates them.
+Nothing here recurses: lowering runs on an explicit work stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GradError, Source, did_you_mean
+from .ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
+from .syntax import parse, read_source
+
+MAX_NODES = 2_000_000
+
+
+class Node:
+    __slots__ = ("id", "name", "kind", "op", "args", "params", "start", "end", "value", "generated")
+
+    def __init__(self, id, name, kind, op=None, args=(), params=(), start=0, end=0,
+                 value=None, generated=False):
+        self.id, self.name, self.kind, self.op = id, name, kind, op
+        self.args, self.params, self.start, self.end = args, params, start, end
+        self.value, self.generated = value, generated
+
+    def __repr__(self):  # pragma: no cover - debugging aid
+        what = self.op.name if self.op else self.kind
+        return f"<{self.id} {self.name} = {what}{self.args}>"
+
+
+@dataclass
+class Claim:
+    kind: str           # "total" for d(u)/d(v), "partial" for partial(u, v)
+    u: int
+    v: int
+    node: int           # the node holding the claimed value
+    start: int
+    end: int
+
+    def text(self, program: "Program") -> str:
+        u, v = program.nodes[self.u].name, program.nodes[self.v].name
+        return f"d({u})/d({v})" if self.kind == "total" else f"partial({u}, {v})"
+
+
+@dataclass
+class Program:
+    source: Source
+    nodes: list[Node]
+    n_main: int                       # nodes[n_main:] compute claims only
+    names: dict[str, int]
+    inputs: list[int]
+    outputs: list[int]
+    defaults: dict[int, np.ndarray | float] = field(default_factory=dict)
+    domains: dict[int, tuple] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+
+    def node(self, name: str) -> Node:
+        return self.nodes[self.names[name]]
+
+    def error(self, message: str, node_or_span, hint: str | None = None) -> GradError:
+        if isinstance(node_or_span, Node):
+            start, end = node_or_span.start, node_or_span.end
+        else:
+            start, end = node_or_span
+        return GradError(message, self.source, start, end, hint)
+
+
+class Const:
+    """A value known while building; becomes a const node only when an op uses it."""
+
+    __slots__ = ("value", "start", "end", "name")
+
+    def __init__(self, value, start, end, name=None):
+        self.value, self.start, self.end, self.name = value, start, end, name
+
+
+def _children(ex):
+    kind = ex[0]
+    if kind == "bin":
+        return (ex[4], ex[5])
+    if kind in ("neg", "attr"):
+        return (ex[3],)
+    if kind == "call" or kind == "tensor":
+        return ex[4] if kind == "call" else ex[3]
+    return ()
+
+
+class Builder:
+    def __init__(self, source: Source, seed: int = 0):
+        self.source = source
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[Node] = []
+        self.names: dict[str, int | Const] = {}
+        self.where: dict[str, int] = {}          # name -> offset of its definition
+        self.defs: dict[str, tuple] = {}
+        self.materialised: dict[str, int] = {}   # named constants made into nodes
+        self.taken: set[str] = set()
+        self.counter = 0
+
+    # ------------------------------------------------------------ helpers
+    def error(self, message, start, end=None, hint=None):
+        return GradError(message, self.source, start, end, hint)
+
+    def gensym(self) -> str:
+        while True:
+            self.counter += 1
+            name = f"_{self.counter}"
+            if name not in self.taken:
+                return name
+
+    def add(self, kind, name=None, op=None, args=(), params=(), start=0, end=0, value=None):
+        if len(self.nodes) >= MAX_NODES:
+            raise self.error(f"the graph grows beyond {MAX_NODES:,} nodes", start, end,
+                             hint="a def that calls itself through others expands exponentially")
+        generated = name is None
+        node = Node(len(self.nodes), name or self.gensym(), kind, op, args, params, start, end,
+                    value, generated)
+        self.nodes.append(node)
+        return node.id
+
+    def node_of(self, item) -> int:
+        if not isinstance(item, Const):
+            return item
+        if item.name is not None:
+            if item.name not in self.materialised:
+                self.materialised[item.name] = self.add("const", item.name, start=item.start,
+                                                        end=item.end, value=item.value)
+            return self.materialised[item.name]
+        return self.add("const", start=item.start, end=item.end, value=item.value)
+
+    def define(self, name, start, end, item):
+        text = name[0]
+        if text in self.names:
+            line, col = self.source.line_col(self.where[text])
+            raise self.error(f"'{text}' is already defined (line {line}, column {col})", name[1], name[2],
+                             hint="each name is assigned once; choose a new name")
+        self.names[text] = item
+        self.where[text] = name[1]
+
+    # ------------------------------------------------------------ expressions
+    def resolve(self, ex, env):
+        name = ex[3]
+        if env is not None and name in env:
+            return env[name]
+        if name in self.names:
+            return self.names[name]
+        if name in CONSTANTS:
+            return Const(np.float64(CONSTANTS[name]), ex[1], ex[2], name)
+        if name in self.defs or name in FUNCTIONS or name in INITIALISERS:
+            raise self.error(f"'{name}' is a function: call it as {name}(...)", ex[1], ex[2])
+        visible = list(self.names) + list(CONSTANTS) + list(env or ())
+        raise self.error(f"undefined name '{name}'", ex[1], ex[2], hint=did_you_mean(name, visible))
+
+    def lower(self, root, init: bool = False):
+        """Lower an expression; return a node id or a Const."""
+        work = [(root, None, (), False)]
+        out: list = []
+        while work:
+            ex, env, chain, ready = work.pop()
+            kind = ex[0]
+            if kind == "num":
+                out.append(Const(np.float64(ex[3]), ex[1], ex[2]))
+                continue
+            if kind == "name":
+                out.append(self.resolve(ex, env))
+                continue
+            kids = _children(ex)
+            if not ready:
+                work.append((ex, env, chain, True))
+                for child in reversed(kids):
+                    work.append((child, env, chain, False))
+                continue
+            n = len(kids)
+            args = out[len(out) - n:]
+            del out[len(out) - n:]
+            if kind == "call" and ex[3] in self.defs:
+                params, body, _ = self.defs[ex[3]]
+                if len(params) != n:
+                    raise self.error(f"{ex[3]}() takes {len(params)} argument(s), given {n}", ex[1], ex[2])
+                if ex[3] in chain:
+                    path = " -> ".join(chain[chain.index(ex[3]):] + (ex[3],))
+                    raise self.error(f"recursive def: {path}", ex[1], ex[2],
+                                     hint="a def is expanded inline, so it cannot call itself")
+                work.append((body, dict(zip(params, args)), chain + (ex[3],), False))
+                continue
+            out.append(self.apply(ex, args, init))
+        return out[0]
+
+    def apply(self, ex, args, init):
+        kind, start, end = ex[0], ex[1], ex[2]
+        params = ()
+        if kind == "bin":
+            op = OPS[INFIX[ex[3]]]
+        elif kind == "neg":
+            op = OPS["neg"]
+        elif kind == "attr":
+            if ex[4] != "T":
+                raise self.error(f"unknown attribute '.{ex[4]}'", start, end, hint="the only attribute is .T")
+            op = OPS["transpose"]
+        elif kind == "tensor":
+            if all(isinstance(a, Const) for a in args):
+                shapes = {np.shape(a.value) for a in args}
+                if len(shapes) > 1:
+                    raise self.error("the rows of this tensor have different shapes: "
+                                     + ", ".join(str(s) for s in sorted(shapes)), start, end)
+                if not args:
+                    raise self.error("an empty tensor []", start, end)
+                return Const(np.array([a.value for a in args], dtype=float), start, end)
+            op = OPS["stack"]
+        else:  # call
+            fname = ex[3]
+            if fname in INITIALISERS:
+                return self.initialise(ex, args, init)
+            table = FUNCTIONS.get(fname)
+            if table is None:
+                hint = did_you_mean(fname, list(FUNCTIONS) + list(self.defs) + list(INITIALISERS))
+                raise self.error(f"unknown function '{fname}'", start, start + len(fname),
+                                 hint=hint or "see the README for the functions gradcli knows")
+            if len(args) not in table:
+                want = " or ".join(str(k) for k in sorted(table))
+                raise self.error(f"{fname}() takes {want} argument(s), given {len(args)}", start, end)
+            op = OPS[table[len(args)]]
+            if op.params:
+                k = len(op.params)
+                static, args = args[-k:], args[:-k]
+                params = tuple(self.integer(a, fname) for a in static)
+        if all(isinstance(a, Const) for a in args):
+            return self.fold(op, args, params, start, end)
+        ids = tuple(self.node_of(a) for a in args)
+        return self.add("op", op=op, args=ids, params=params, start=start, end=end)
+
+    def integer(self, item, fname):
+        if not isinstance(item, Const) or np.ndim(item.value) or item.value != int(item.value):
+            start, end = (item.start, item.end) if isinstance(item, Const) else (0, 1)
+            raise self.error(f"{fname}() needs a whole number here", start, end)
+        return int(item.value)
+
+    def fold(self, op: Op, args, params, start, end):
+        from .engine import apply_op
+
+        try:
+            value = apply_op(op, [a.value for a in args], params)
+        except ShapeError as err:
+            raise self.error(f"{err} in {self.source.text[start:end]}", start, end) from None
+        return Const(value, start, end)
+
+    def initialise(self, ex, args, init):
+        fname, start, end = ex[3], ex[1], ex[2]
+        if not init:
+            raise self.error(f"{fname}() can only give the value of an input or a const", start, end,
+                             hint=f"write `input W = {fname}(...)` or `const C = {fname}(...)`")
+        dims = []
+        for a in args:
+            n = self.integer(a, fname)
+            if n < 0 or n > 10**7:
+                raise self.error(f"{fname}(): dimension {n} out of range", a.start, a.end)
+            dims.append(n)
+        if int(np.prod(dims or [1])) > 10**8:
+            raise self.error(f"{fname}(): the tensor is too large", start, end)
+        if fname == "eye" and len(dims) != 1:
+            raise self.error("eye(n) takes one argument", start, end)
+        return Const(INITIALISERS[fname](self.rng, *dims), start, end)
+
+    def constant(self, expr, what):
+        item = self.lower(expr, init=True)
+        if not isinstance(item, Const):
+            raise self.error(f"{what} must be a constant: numbers, constants and initialisers only",
+                             expr[1], expr[2])
+        return item.value
+
+    # ------------------------------------------------------------ statements
+    def build(self, statements) -> Program:
+        src = self.source
+        if not statements:
+            raise GradError("empty file: nothing to evaluate", src, 0,
+                            hint="declare an input and assign a node, e.g. `input x = 1` then `y = x*x`")
+        for st in statements:
+            if st[0] in ("input", "const", "assign"):
+                self.taken.add(st[3][0])
+            elif st[0] == "def":
+                name = st[3]
+                if name[0] in self.defs:
+                    raise self.error(f"def '{name[0]}' is already defined", name[1], name[2])
+                if name[0] in FUNCTIONS or name[0] in INITIALISERS:
+                    raise self.error(f"'{name[0]}' is a built-in function; choose another name",
+                                     name[1], name[2])
+                params = [p[0] for p in st[4]]
+                if len(set(params)) != len(params):
+                    raise self.error("a def's parameters must have different names", st[1], st[2])
+                self.defs[name[0]] = (params, st[5], st)
+        inputs, defaults, domains, outputs = [], {}, {}, []
+        last_assign = None
+        claims = []
+        for st in statements:
+            kind = st[0]
+            if kind == "input":
+                name, domain, default = st[3], st[4], st[5]
+                value = None if default is None else self.constant(default, "an input's default")
+                nid = self.add("input", name[0], start=st[1], end=st[2])
+                self.define(name, st[1], st[2], nid)
+                inputs.append(nid)
+                if value is not None:
+                    defaults[nid] = value
+                if domain is not None:
+                    lo = self.constant(domain[0], "the domain's lower end")
+                    hi = self.constant(domain[1], "the domain's upper end")
+                    if not np.all(np.asarray(lo) < np.asarray(hi)):
+                        raise self.error("the domain (LO, HI) needs LO < HI", domain[0][1], domain[1][2])
+                    domains[nid] = (lo, hi)
+            elif kind == "const":
+                value = self.constant(st[4], "a const")
+                self.define(st[3], st[1], st[2], Const(value, st[1], st[2], st[3][0]))
+            elif kind == "assign":
+                mark = len(self.nodes)
+                item = self.lower(st[4])
+                name = st[3][0]
+                if isinstance(item, Const):
+                    item = Const(item.value, st[1], st[2], name)
+                    item = self.node_of(item)
+                elif item >= mark and self.nodes[item].generated:
+                    node = self.nodes[item]
+                    node.name, node.generated = name, False
+                else:
+                    item = self.add("op", name, OPS["id"], (item,), start=st[1], end=st[2])
+                self.define(st[3], st[1], st[2], item)
+                last_assign = item
+            elif kind == "output":
+                for name in st[3]:
+                    nid = self.names.get(name[0])
+                    if nid is None:
+                        raise self.error(f"output '{name[0]}' is not defined", name[1], name[2],
+                                         hint=did_you_mean(name[0], self.names))
+                    if isinstance(nid, Const) or self.nodes[nid].kind == "const":
+                        raise self.error(f"output '{name[0]}' is a constant: nothing to differentiate",
+                                         name[1], name[2])
+                    if nid not in outputs:
+                        outputs.append(nid)
+            elif kind in ("claim_total", "claim_partial"):
+                claims.append(st)
+        if not inputs:
+            raise GradError("nothing to differentiate: the file declares no input", src, 0,
+                            hint="declare one with `input x = 1`")
+        if not outputs:
+            if last_assign is None:
+                raise GradError("nothing to differentiate: the file assigns no node", src, 0,
+                                hint="add a node such as `y = x*x`")
+            outputs = [last_assign]
+        n_main = len(self.nodes)
+        program = Program(src, self.nodes, n_main, {}, inputs, outputs, defaults, domains)
+        program.names = {k: self.node_of(v) for k, v in self.names.items() if not isinstance(v, Const)}
+        program.names.update(self.materialised)
+        program.n_main = len(self.nodes)  # named constants may have been added just now
+        for st in claims:
+            program.claims.append(self.claim(st, program))
+        return program
+
+    def claim(self, st, program) -> Claim:
+        kind = "total" if st[0] == "claim_total" else "partial"
+        ids = []
+        for name in (st[3], st[4]):
+            item = self.names.get(name[0])
+            if item is None:
+                raise self.error(f"undefined name '{name[0]}' in a claim", name[1], name[2],
+                                 hint=did_you_mean(name[0], self.names))
+            if isinstance(item, Const):
+                raise self.error(f"'{name[0]}' is a constant: it has no derivative", name[1], name[2])
+            ids.append(item)
+        u, v = ids
+        if kind == "partial":
+            node = self.nodes[u]
+            if node.kind != "op" or v not in node.args:
+                args = ", ".join(self.nodes[a].name for a in node.args) if node.kind == "op" else ""
+                what = f"{node.name} = {node.op.symbol}({args})" if node.kind == "op" else f"{node.name} is an input"
+                raise self.error(f"no edge {st[4][0]} -> {st[3][0]}: {what}", st[1], st[2],
+                                 hint="partial(u, v) is about an argument v of the node u")
+        item = self.lower(st[5])
+        nid = self.node_of(item)
+        return Claim(kind, u, v, nid, st[1], st[2])
+
+
+def bind(program: Program, at=(), seed: int = 0) -> dict:
+    """The point: each input's value from `--at NAME=EXPR` or its default; {input id: value}."""
+    given = {}
+    for item in at:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise GradError(f"--at {item!r}: write NAME=EXPR, e.g. --at x=1.5")
+        nid = program.names.get(name)
+        if nid is None or program.nodes[nid].kind != "input":
+            inputs = [program.nodes[i].name for i in program.inputs]
+            raise GradError(f"--at {name}: no input named '{name}' in {program.source.name}",
+                            hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
+        src = Source(f"--at {name}", text)
+        value = Builder(src, seed).constant(parse(src, start="expr_only"), f"--at {name}")
+        given[nid] = value
+    point = {}
+    for nid in program.inputs:
+        value = given.get(nid, program.defaults.get(nid))
+        node = program.nodes[nid]
+        if value is None:
+            raise program.error(f"input '{node.name}' has no value", node,
+                                hint=f"give one with --at {node.name}=VALUE, or a default: "
+                                     f"input {node.name} = VALUE")
+        value = np.asarray(value, dtype=float)
+        point[nid] = value[()] if value.ndim == 0 else value
+    return point
+
+
+def build(source: Source, seed: int = 0) -> Program:
+    return Builder(source, seed).build(parse(source))
+
+
+def load(path: str, seed: int = 0) -> Program:
+    return build(read_source(path), seed)

@@ -1,0 +1,397 @@
+"""The op table: every primitive's forward, derivative rules, symbol and partial formula.
+
+Adding an op means adding an entry here (and a test); nothing else.
+
+Conventions
+-----------
+* Values are numpy arrays or float64 scalars.  Evaluating many points at once
+  gives every value a leading batch axis (size B, or 1 for constants); `nb` is
+  the number of such axes (0 or 1).  Elementwise ops never see `nb`: the engine
+  aligns their arguments.  Shape-aware ops take `nb` as a keyword.
+* An elementwise op gives `partials`: per argument, the local derivative as a
+  function `(ans, *args) -> array`, or a plain number for a constant one (add: 1).
+  The engine turns those into the VJP `g * partial` (summed back to the
+  argument's shape) and the JVP `t * partial`; `graph` prints them on the edges.
+* Any other op gives `vjp` and `jvp`: per argument `(g_or_t, ans, *args, nb=)`.
+  `None` marks an argument that is not differentiable (index's integer index).
+* `formula` holds, per argument, the local partial as text with `{0}`, `{1}`
+  standing for the argument names and `{out}` for the op's result.
+* Ties and kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, max/min of two
+  equal values send half the gradient to each, and a max reduction shares it
+  evenly among the maximal elements.  `kink(*args)` gives the distance to the
+  nearest kink or tie, which `check` uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+class ShapeError(ValueError):
+    """Arguments whose shapes an op cannot take; the engine adds the source."""
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str                     # as written in a .grad file, or the operator's name
+    symbol: str                   # printed in listings: '+', 'sin', '@'
+    arity: int                    # -1: any number (tensor literals of nodes)
+    fwd: Callable
+    formula: tuple[str | None, ...]
+    partials: tuple | None = None  # elementwise ops
+    vjp: tuple | None = None       # other ops
+    jvp: tuple | None = None
+    shaped: bool = False          # fwd/vjp/jvp take nb=
+    params: tuple[str, ...] = ()  # static integer arguments, e.g. sum's axis
+    kink: Callable | None = None
+    infix: bool = False
+
+    @property
+    def elementwise(self) -> bool:
+        return self.partials is not None
+
+    def vjp_rule(self, k: int):
+        """The VJP for argument k (a variadic op's table entry makes one per k)."""
+        return self.vjp[k] if self.arity >= 0 else self.vjp[0](k)
+
+    def jvp_rule(self, k: int):
+        return self.jvp[k] if self.arity >= 0 else self.jvp[0](k)
+
+
+# ---------------------------------------------------------------- elementwise
+
+def _sigmoid(x):
+    # exp of a non-positive number only, so no overflow warning.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _pow(a, b):
+    return np.power(a, b)
+
+
+def _dpow_a(ans, a, b):
+    # PyTorch: zero where the exponent is zero, so 0**0 has derivative 0.
+    return np.where(b == 0, 0.0, b * np.power(a, b - 1.0))
+
+
+def _dpow_b(ans, a, b):
+    # PyTorch: zero where the base is 0 and the exponent non-negative.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((a == 0) & (b >= 0), 0.0, ans * np.log(a))
+
+
+def _half_where_tie(first):
+    def d(ans, a, b):
+        win = (a > b) if first else (b > a)
+        return np.where(a == b, 0.5, win.astype(float))
+    return d
+
+
+def _ew(name, symbol, fwd, partials, formula, kink=None, infix=False):
+    return Op(name, symbol, len(partials), fwd, tuple(formula), partials=tuple(partials),
+              kink=kink, infix=infix)
+
+
+ELEMENTWISE = [
+    _ew("add", "+", np.add, (1, 1), ("1", "1"), infix=True),
+    _ew("sub", "-", np.subtract, (1, -1), ("1", "-1"), infix=True),
+    _ew("mul", "*", np.multiply, (lambda ans, a, b: b, lambda ans, a, b: a), ("{1}", "{0}"), infix=True),
+    _ew("div", "/", np.divide, (lambda ans, a, b: 1.0 / b, lambda ans, a, b: -a / (b * b)),
+        ("1/{1}", "-{0}/{1}^2"), infix=True),
+    _ew("pow", "**", _pow, (_dpow_a, _dpow_b), ("{1}*{0}^({1}-1)", "log({0})*{0}^{1}"), infix=True),
+    _ew("neg", "-", np.negative, (-1,), ("-1",)),
+    _ew("id", "=", lambda a: a, (1,), ("1",)),
+    _ew("sin", "sin", np.sin, (lambda ans, a: np.cos(a),), ("cos({0})",)),
+    _ew("cos", "cos", np.cos, (lambda ans, a: -np.sin(a),), ("-sin({0})",)),
+    _ew("tan", "tan", np.tan, (lambda ans, a: 1.0 + ans * ans,), ("1 + tan({0})^2",)),
+    _ew("exp", "exp", np.exp, (lambda ans, a: ans,), ("exp({0})",)),
+    _ew("log", "log", np.log, (lambda ans, a: 1.0 / a,), ("1/{0}",)),
+    _ew("sqrt", "sqrt", np.sqrt, (lambda ans, a: 0.5 / ans,), ("1/(2*sqrt({0}))",)),
+    _ew("tanh", "tanh", np.tanh, (lambda ans, a: 1.0 - ans * ans,), ("1 - tanh({0})^2",)),
+    _ew("sigmoid", "sigmoid", _sigmoid, (lambda ans, a: ans * (1.0 - ans),),
+        ("sigmoid({0})*(1 - sigmoid({0}))",)),
+    _ew("relu", "relu", lambda a: np.maximum(a, 0.0), (lambda ans, a: (a > 0).astype(float),),
+        ("[{0} > 0]",), kink=lambda a: np.abs(a)),
+    _ew("abs", "abs", np.abs, (lambda ans, a: np.sign(a),), ("sign({0})",), kink=lambda a: np.abs(a)),
+    _ew("square", "square", np.square, (lambda ans, a: 2.0 * a,), ("2*{0}",)),
+    _ew("maximum", "max", np.maximum, (_half_where_tie(True), _half_where_tie(False)),
+        ("[{0} > {1}] (1/2 at a tie)", "[{1} > {0}] (1/2 at a tie)"), kink=lambda a, b: np.abs(a - b)),
+    _ew("minimum", "min", np.minimum, (_half_where_tie(False), _half_where_tie(True)),
+        ("[{0} < {1}] (1/2 at a tie)", "[{1} < {0}] (1/2 at a tie)"), kink=lambda a, b: np.abs(a - b)),
+]
+
+
+# ---------------------------------------------------------------- shape-aware ops
+
+def _point_axes(a, nb):
+    return tuple(range(nb, np.ndim(a)))
+
+
+def _expand_to(g, shape, nb):
+    """Broadcast a per-point scalar result g back over a per-point tensor shape."""
+    g = np.asarray(g)
+    return np.broadcast_to(g.reshape(g.shape + (1,) * (len(shape) - np.ndim(g))), shape)
+
+
+def _sum_fwd(a, nb=0):
+    return np.sum(a, axis=_point_axes(a, nb)) if np.ndim(a) > nb else a
+
+
+def _axis(a, axis, nb):
+    nd = np.ndim(a) - nb
+    if not -nd <= axis < nd:
+        raise ShapeError(f"axis {axis} is out of range for a value with {nd} dimension(s)")
+    return axis + nb if axis >= 0 else axis + np.ndim(a)
+
+
+def _sum_axis_fwd(a, axis, nb=0):
+    return np.sum(a, axis=_axis(a, axis, nb))
+
+
+def _sum_axis_back(g, ans, a, axis, nb=0):
+    return np.broadcast_to(np.expand_dims(g, _axis(a, axis, nb)), np.shape(a))
+
+
+def _mean_fwd(a, nb=0):
+    return _sum_fwd(a, nb) / max(1, int(np.prod(np.shape(a)[nb:])))
+
+
+def _mean_back(g, ans, a, nb=0):
+    return _expand_to(g, np.shape(a), nb) / max(1, int(np.prod(np.shape(a)[nb:])))
+
+
+def _max_fwd(a, nb=0):
+    return np.max(a, axis=_point_axes(a, nb)) if np.ndim(a) > nb else a
+
+
+def _max_share(ans, a, nb):
+    hit = (a == _expand_to(ans, np.shape(a), nb)).astype(float)
+    return hit / _expand_to(_sum_fwd(hit, nb), np.shape(a), nb)
+
+
+def _last_axis(a, nb, what):
+    if np.ndim(a) - nb < 1:
+        raise ShapeError(f"{what} needs a vector or a matrix, not a scalar")
+
+
+def _softmax(a, nb=0):
+    _last_axis(a, nb, "softmax")
+    z = np.exp(a - np.max(a, axis=-1, keepdims=True))
+    return z / np.sum(z, axis=-1, keepdims=True)
+
+
+def _logsumexp(a, nb=0):
+    _last_axis(a, nb, "logsumexp")
+    m = np.max(a, axis=-1, keepdims=True)
+    return (m + np.log(np.sum(np.exp(a - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _log_softmax(a, nb=0):
+    _last_axis(a, nb, "log_softmax")
+    return a - _logsumexp(a)[..., None]
+
+
+def _softmax_back(g, ans, a, nb=0):
+    return ans * (g - np.sum(g * ans, axis=-1, keepdims=True))
+
+
+def _log_softmax_back(g, ans, a, nb=0):
+    return g - np.exp(ans) * np.sum(g, axis=-1, keepdims=True)
+
+
+def _log_softmax_tangent(t, ans, a, nb=0):
+    return t - np.sum(np.exp(ans) * t, axis=-1, keepdims=True)
+
+
+def _matmul_parts(a, b, nb):
+    """a, b as stacks of matrices (vectors made rows/columns) and how to undo it."""
+    va, vb = np.ndim(a) - nb == 1, np.ndim(b) - nb == 1
+    if np.ndim(a) - nb < 1 or np.ndim(b) - nb < 1:
+        raise ShapeError("@ needs vectors or matrices on both sides, not scalars (use *)")
+    A = np.expand_dims(a, -2) if va else a
+    B = np.expand_dims(b, -1) if vb else b
+    return A, B, va, vb
+
+
+def _matmul(a, b, nb=0):
+    if nb == 0 and np.ndim(a) <= 2 and np.ndim(b) <= 2 and np.ndim(a) and np.ndim(b):
+        if np.shape(a)[-1] != np.shape(b)[0 if np.ndim(b) == 1 else -2]:
+            raise ShapeError("inner dimensions differ")
+        return a @ b
+    A, B, va, vb = _matmul_parts(a, b, nb)
+    if A.shape[-1] != B.shape[-2]:
+        raise ShapeError("inner dimensions differ")
+    C = A @ B
+    if vb:
+        C = C[..., 0]
+    if va:
+        C = C[..., 0, :] if not vb else C[..., 0]
+    return C
+
+
+def _matmul_grad_g(g, a, b, nb):
+    A, B, va, vb = _matmul_parts(a, b, nb)
+    G = g
+    if va:
+        G = np.expand_dims(G, -2 if not vb else -1)
+        if vb:
+            G = np.expand_dims(G, -1)
+    elif vb:
+        G = np.expand_dims(G, -1)
+    return A, B, G
+
+
+def _sum_to(x, shape):
+    """Sum a broadcast result back down to `shape` (the one unbroadcast in the table)."""
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    if lead:
+        x = x.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and x.shape[i] != 1)
+    return x.sum(axis=axes, keepdims=True) if axes else x
+
+
+def _matmul_back_a(g, ans, a, b, nb=0):
+    if nb == 0 and np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T
+    A, B, G = _matmul_grad_g(g, a, b, nb)
+    return _sum_to(G @ np.swapaxes(B, -1, -2), A.shape).reshape(np.shape(a))
+
+
+def _matmul_back_b(g, ans, a, b, nb=0):
+    if nb == 0 and np.ndim(a) == 2 and np.ndim(b) == 2:
+        return a.T @ g
+    A, B, G = _matmul_grad_g(g, a, b, nb)
+    return _sum_to(np.swapaxes(A, -1, -2) @ G, B.shape).reshape(np.shape(b))
+
+
+def _transpose(a, nb=0):
+    nd = np.ndim(a)
+    if nd - nb < 2:
+        return a
+    return np.transpose(a, tuple(range(nb)) + tuple(range(nd - 1, nb - 1, -1)))
+
+
+def _pick(a, i, nb):
+    """index(a, i): along a's last axis, a[i] for a vector, a[k, i_k] for a matrix."""
+    i = np.asarray(i)
+    if np.ndim(a) - nb != np.ndim(i) - nb + 1:
+        raise ShapeError("index(a, i) takes a vector and an integer, or a matrix and "
+                         "an integer vector with one entry per row")
+    if not np.all(i == np.round(i)):
+        raise ShapeError("index(a, i) needs integer values of i")
+    n = np.shape(a)[-1]
+    if np.any(i < 0) or np.any(i >= n):
+        raise ShapeError(f"index out of range: the last axis has {n} entries (0 to {n - 1})")
+    idx = np.broadcast_to(i.astype(np.intp)[..., None], np.shape(a)[:-1] + (1,))
+    return idx
+
+
+def _index(a, i, nb=0):
+    return np.take_along_axis(a, _pick(a, i, nb), axis=-1)[..., 0]
+
+
+def _index_back(g, ans, a, i, nb=0):
+    out = np.zeros(np.shape(a))
+    np.put_along_axis(out, _pick(a, i, nb), np.asarray(g, dtype=float)[..., None], axis=-1)
+    return out
+
+
+def _stack(*items, nb=0):
+    return np.stack(np.broadcast_arrays(*items), axis=nb)
+
+
+def _stack_back(k):
+    return lambda g, ans, *items, nb=0: np.take(g, k, axis=nb)
+
+
+def _stack_tangent(k):
+    def place(t, ans, *items, nb=0):
+        out = np.zeros(np.shape(ans))
+        np.moveaxis(out, nb, 0)[k] = t
+        return out
+    return place
+
+
+def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None):
+    return Op(name, symbol, len(vjp), fwd, tuple(formula), vjp=tuple(vjp), jvp=tuple(jvp),
+              shaped=True, params=params, kink=kink)
+
+
+_mm_a_t = lambda t, ans, a, b, nb=0: _matmul(t, b, nb)  # noqa: E731  (linear in each argument)
+_mm_b_t = lambda t, ans, a, b, nb=0: _matmul(a, t, nb)  # noqa: E731
+
+SHAPED = [
+    _shaped("matmul", "@", _matmul, (_matmul_back_a, _matmul_back_b), (_mm_a_t, _mm_b_t),
+            ("(·) @ {1}ᵀ", "{0}ᵀ @ (·)")),
+    _shaped("sum", "sum", _sum_fwd,
+            (lambda g, ans, a, nb=0: _expand_to(g, np.shape(a), nb),),
+            (lambda t, ans, a, nb=0: _sum_fwd(t, nb),), ("1 (each element)",)),
+    _shaped("sum_axis", "sum", _sum_axis_fwd, (_sum_axis_back,),
+            (lambda t, ans, a, axis, nb=0: _sum_axis_fwd(t, axis, nb),), ("1 (each element)",),
+            params=("axis",)),
+    _shaped("mean", "mean", _mean_fwd, (_mean_back,), (lambda t, ans, a, nb=0: _mean_fwd(t, nb),),
+            ("1/n (each element)",)),
+    _shaped("max_reduce", "max", _max_fwd,
+            (lambda g, ans, a, nb=0: _expand_to(g, np.shape(a), nb) * _max_share(ans, a, nb),),
+            (lambda t, ans, a, nb=0: _sum_fwd(t * _max_share(ans, a, nb), nb),),
+            ("[{0} is the max] / (number of maxima)",),
+            kink=lambda a: _ties_gap(a)),
+    _shaped("softmax", "softmax", _softmax, (_softmax_back,),
+            (lambda t, ans, a, nb=0: _softmax_back(t, ans, a, nb),), ("diag(s) - s sᵀ, s = softmax({0})",)),
+    _shaped("log_softmax", "log_softmax", _log_softmax, (_log_softmax_back,), (_log_softmax_tangent,),
+            ("I - 1 softmax({0})ᵀ",)),
+    _shaped("logsumexp", "logsumexp", _logsumexp,
+            (lambda g, ans, a, nb=0: np.asarray(g)[..., None] * _softmax(a),),
+            (lambda t, ans, a, nb=0: np.sum(_softmax(a) * t, axis=-1),), ("softmax({0})ᵀ",)),
+    _shaped("transpose", "transpose", _transpose, (lambda g, ans, a, nb=0: _transpose(g, nb),),
+            (lambda t, ans, a, nb=0: _transpose(t, nb),), ("transpose (·)",)),
+    _shaped("index", "index", _index, (_index_back, None),
+            (lambda t, ans, a, i, nb=0: _index(t, i, nb), None), ("one-hot(i) per row", None)),
+]
+
+STACK = Op("stack", "[]", -1, _stack, ("1 (its slot)",), vjp=(_stack_back,), jvp=(_stack_tangent,),
+           shaped=True)
+
+
+def _ties_gap(a):
+    """Distance between the largest and the second largest element (0 at a tie)."""
+    flat = np.sort(np.ravel(a))
+    return float(flat[-1] - flat[-2]) if flat.size > 1 else np.inf
+
+
+OPS: dict[str, Op] = {op.name: op for op in ELEMENTWISE + SHAPED + [STACK]}
+
+# How the language's operators and functions name ops; (name, arity) for overloads.
+INFIX = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
+FUNCTIONS: dict[str, dict[int, str]] = {}
+for _name in ["sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "square",
+              "softmax", "log_softmax", "logsumexp", "transpose", "mean"]:
+    FUNCTIONS[_name] = {1: _name}
+FUNCTIONS["max"] = {1: "max_reduce", 2: "maximum"}
+FUNCTIONS["min"] = {2: "minimum"}
+FUNCTIONS["sum"] = {1: "sum", 2: "sum_axis"}
+FUNCTIONS["dot"] = {2: "matmul"}
+FUNCTIONS["index"] = {2: "index"}
+
+
+# ---------------------------------------------------------------- initialisers
+
+def _shape_args(args):
+    return tuple(int(a) for a in args)
+
+
+INITIALISERS: dict[str, Callable] = {
+    "randn": lambda rng, *shape: rng.standard_normal(_shape_args(shape)),
+    "rand": lambda rng, *shape: rng.random(_shape_args(shape)),
+    "zeros": lambda rng, *shape: np.zeros(_shape_args(shape)),
+    "ones": lambda rng, *shape: np.ones(_shape_args(shape)),
+    "eye": lambda rng, n: np.eye(int(n)),
+}
+
+CONSTANTS = {"pi": np.pi, "e": np.e}
