@@ -82,7 +82,6 @@ class Plan:
     """What the loops need from a program, computed once: per node (id, op, args, params)."""
 
     def __init__(self, program):
-        self.program = program
         nodes = program.nodes
         self.steps = [(n.id, n.op, n.args, n.params) for n in nodes if n.kind == "op"]
         self.consts = [(n.id, n.value) for n in nodes if n.kind == "const"]
@@ -96,6 +95,7 @@ class Plan:
                     break
         self.live = live          # depends on an input: has an adjoint and a tangent
         self._fast = None
+        self._fast_back = {}
 
     def fast_steps(self):
         """Single-point forward steps with the op bound: (id, f, a, b) or (id, f, args, None)."""
@@ -116,6 +116,84 @@ class Plan:
                     fast.append((i, f, args, -2))
             self._fast = fast
         return self._fast
+
+
+    def fast_back(self, vals, live, key):
+        """Single-point reverse steps, specialised to the shapes at hand: (id, a, b, rule_a, rule_b).
+
+        A rule is ONE (pass g on), NEG (-g), a function (g, ans, *argvals) -> contribution,
+        or None for an argument that needs no adjoint; b is -1 for a unary op.
+        """
+        steps = self._fast_back.get(key)
+        if steps is None:
+            steps = []
+            for i, op, args, params in reversed(self.steps):
+                rules = [_rule(op, k, params, vals, i, args) if live[a] else None
+                         for k, a in enumerate(args)]
+                if len(args) == 1:
+                    steps.append((i, args[0], -1, rules[0], None))
+                elif len(args) == 2:
+                    steps.append((i, args[0], args[1], rules[0], rules[1]))
+                else:
+                    steps.append((i, args, -2, rules, None))
+            self._fast_back[key] = steps
+        return steps
+
+
+ONE, NEG = "one", "neg"
+
+
+_SHARED_RULES: dict = {}
+
+
+def _rule(op, k, params, vals, i, args):
+    """The VJP of argument k of node i as the fast loop wants it (see Plan.fast_back).
+
+    Rules are shared between nodes of the same op: building them is a dict lookup.
+    """
+    same = getattr(vals[args[k]], "shape", ()) == getattr(vals[i], "shape", ())
+    key = (op.name, k, same)
+    rule = _SHARED_RULES.get(key)
+    if rule is None or params:
+        p = op.partials[k] if op.elementwise else None
+        if op.elementwise and same and not callable(p):
+            rule = ONE if p == 1 else NEG if p == -1 else (lambda g, ans, *a: g * p)
+        elif op.elementwise and same:
+            rule = lambda g, ans, *a: g * p(ans, *a)  # noqa: E731
+        else:
+            rule = lambda g, ans, *a: _vjp(op, k, g, ans, list(a), params, 0)  # noqa: E731
+        if not params:
+            _SHARED_RULES[key] = rule
+    return rule
+
+
+def _backward_fast(steps, vals, adj):
+    """The reverse loop at one point; the hot path of `eval`."""
+    for i, a, b, ra, rb in steps:
+        g = adj[i]
+        if g is None:
+            continue
+        if b == -1:
+            if ra is None:
+                continue
+            c = g if ra is ONE else -g if ra is NEG else ra(g, vals[i], vals[a])
+            x = adj[a]
+            adj[a] = c if x is None else x + c
+        elif b >= 0:
+            if ra is not None:
+                c = g if ra is ONE else -g if ra is NEG else ra(g, vals[i], vals[a], vals[b])
+                x = adj[a]
+                adj[a] = c if x is None else x + c
+            if rb is not None:
+                c = g if rb is ONE else -g if rb is NEG else rb(g, vals[i], vals[a], vals[b])
+                x = adj[b]
+                adj[b] = c if x is None else x + c
+        else:
+            argvals = [vals[x] for x in a]
+            for x, r in zip(a, ra):
+                if r is not None:
+                    c = g if r is ONE else -g if r is NEG else r(g, vals[i], *argvals)
+                    adj[x] = c if adj[x] is None else adj[x] + c
 
 
 def plan(program) -> Plan:
@@ -214,9 +292,16 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None) -> li
     """
     p = plan(program)
     nodes = program.nodes
-    live = p.live if wrt is None else _live_from(program, wrt)
+    live = p.live if wrt is None or len(set(wrt)) == len(program.inputs) else _live_from(program, wrt)
     adj: list = [None] * len(nodes)
     adj[output] = np.ones_like(vals[output]) if seed is None else seed
+    if nb == 0:
+        key = (None if live is p.live else tuple(sorted(wrt)),
+               tuple(np.shape(vals[x]) for x in program.inputs))
+        steps = p.fast_back(vals, live, key)
+        with np.errstate(all="ignore"):
+            _backward_fast(steps, vals, adj)
+        return adj
     with np.errstate(all="ignore"):
         for i, op, args, params in reversed(p.steps):
             if i > output:

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import engine
 from .errors import GradError, did_you_mean
-from .graph import Program, bind, load
+from .graph import Program, bind, load, no_gc
 
 
 @dataclass
@@ -69,9 +69,10 @@ def require_finite_grads(program, vals, out, grads):
 
 
 def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "reverse") -> EvalReport:
-    program = load(path, seed)
-    point = bind(program, at, seed)
-    ids = select_inputs(program, wrt)
-    outputs = evaluate(program, point, ids, mode)
+    with no_gc():
+        program = load(path, seed)
+        point = bind(program, at, seed)
+        ids = select_inputs(program, wrt)
+        outputs = evaluate(program, point, ids, mode)
     names = {program.nodes[i].name: point[i] for i in program.inputs}
     return EvalReport(path, names, outputs, mode)

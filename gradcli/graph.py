@@ -10,6 +10,8 @@ Nothing here recurses: lowering runs on an explicit work stack.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,7 +128,7 @@ class Builder:
         return node.id
 
     def node_of(self, item) -> int:
-        if not isinstance(item, Const):
+        if type(item) is not Const:
             return item
         if item.name is not None:
             if item.name not in self.materialised:
@@ -162,6 +164,7 @@ class Builder:
         """Lower an expression; return a node id or a Const."""
         work = [(root, None, (), False)]
         out: list = []
+        resolve = self.resolve
         while work:
             ex, env, chain, ready = work.pop()
             kind = ex[0]
@@ -169,10 +172,22 @@ class Builder:
                 out.append(Const(np.float64(ex[3]), ex[1], ex[2]))
                 continue
             if kind == "name":
-                out.append(self.resolve(ex, env))
+                out.append(resolve(ex, env))
                 continue
             kids = _children(ex)
             if not ready:
+                leaves = []
+                for child in kids:
+                    if child[0] == "name":
+                        leaves.append(resolve(child, env))
+                    elif child[0] == "num":
+                        leaves.append(Const(np.float64(child[3]), child[1], child[2]))
+                    else:
+                        break
+                else:  # every argument is a name or a number: no need to stack them
+                    out.extend(leaves)
+                    work.append((ex, env, chain, True))
+                    continue
                 work.append((ex, env, chain, True))
                 for child in reversed(kids):
                     work.append((child, env, chain, False))
@@ -231,9 +246,13 @@ class Builder:
                 k = len(op.params)
                 static, args = args[-k:], args[:-k]
                 params = tuple(self.integer(a, fname) for a in static)
-        if all(isinstance(a, Const) for a in args):
+        consts = 0
+        for a in args:
+            if type(a) is Const:
+                consts += 1
+        if consts == len(args):
             return self.fold(op, args, params, start, end)
-        ids = tuple(self.node_of(a) for a in args)
+        ids = tuple(self.node_of(a) for a in args) if consts else tuple(args)
         return self.add("op", op=op, args=ids, params=params, start=start, end=end)
 
     def integer(self, item, fname):
@@ -414,8 +433,25 @@ def bind(program: Program, at=(), seed: int = 0) -> dict:
     return point
 
 
+@contextmanager
+def no_gc():
+    """Parsing and building make millions of small tuples and no cycles: the cyclic
+    collector would rescan them again and again (twice the time on large files)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build(source: Source, seed: int = 0) -> Program:
-    return Builder(source, seed).build(parse(source))
+    with no_gc():
+        program = Builder(source, seed).build(parse(source))
+        from .engine import plan
+        plan(program)
+    return program
 
 
 def load(path: str, seed: int = 0) -> Program:

@@ -48,10 +48,10 @@ class Op:
     params: tuple[str, ...] = ()  # static integer arguments, e.g. sum's axis
     kink: Callable | None = None
     infix: bool = False
+    elementwise: bool = False     # set from `partials`
 
-    @property
-    def elementwise(self) -> bool:
-        return self.partials is not None
+    def __post_init__(self):
+        object.__setattr__(self, "elementwise", self.partials is not None)
 
     def vjp_rule(self, k: int):
         """The VJP for argument k (a variadic op's table entry makes one per k)."""

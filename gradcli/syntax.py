@@ -23,8 +23,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedInput
+from lark import Lark, Transformer
 from lark.lexer import Lexer
 
 from .errors import GradError, Source
@@ -33,17 +32,16 @@ RESERVED = {"input": "INPUT", "const": "CONST", "def": "DEF", "output": "OUTPUT"
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "@": "AT", "=": "_EQ",
          "(": "_LPAR", ")": "_RPAR", ",": "_COMMA", ".": "DOT", "[": "LSQB", "]": "RSQB"}
 CLOSING = {"(": ")", "[": "]"}
-TOKEN_RE = re.compile(r"""
-    (?P<ws>[ \t\r\f\v]+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<nl>\n)
-  | (?P<semi>;)
+# One match per token, blanks before it included; the group's name is the token's type.
+TOKEN_RE = re.compile(r"""[ \t\r\f\v]*(?:
+    (?P<NAME>[^\W\d]\w*)
   | (?P<NUMBER>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<NAME>[^\W\d]\w*)
   | (?P<POW>\*\*|\^)
-  | (?P<punct>[-+*/@=(),.\[\]])
-  | (?P<bad>.)
-""", re.VERBOSE)
+  | (?P<PLUS>\+) | (?P<MINUS>-) | (?P<STAR>\*) | (?P<SLASH>/) | (?P<AT>@) | (?P<_EQ>=)
+  | (?P<_COMMA>,) | (?P<DOT>\.)
+  | (?P<open>[(\[]) | (?P<close>[)\]])
+  | (?P<nl>\n) | (?P<semi>;) | (?P<comment>\#[^\n]*)
+  | (?P<eof>$) | (?P<bad>.))""", re.VERBOSE)
 
 # How an expected terminal reads in a message.
 WORDS = {"NAME": "a name", "NUMBER": "a number", "_SEP": "the end of the statement",
@@ -63,66 +61,78 @@ def grammar_path() -> Path:
 
 
 def tokens(source: Source):
-    """Yield Lark tokens; raise GradError on a stray character or an unbalanced bracket."""
+    """Yield tokens (type, text, start, end); GradError on a stray character or bracket.
+
+    A newline ends a statement only outside brackets; runs of newlines and ';'
+    give one _SEP; the stream ends with ("$END", "", n, n).
+    """
     text = source.text
     opened: list[tuple[str, int]] = []
     last = "_SEP"  # so leading blank lines emit nothing
-    for m in TOKEN_RE.finditer(text):
+    match = TOKEN_RE.match
+    pos = 0
+    reserved = RESERVED
+    while True:
+        m = match(text, pos)
         kind = m.lastgroup
-        if kind == "ws" or kind == "comment":
-            continue
-        start = m.start()
-        if kind == "nl":
-            if opened or last == "_SEP":
-                continue
-            kind, value = "_SEP", "\n"
-        elif kind == "semi":
-            if opened:
+        start, pos = m.start(kind), m.end()
+        if kind == "NAME":
+            value = m.group(kind)
+            kind = reserved.get(value, "NAME")
+        elif kind == "nl" or kind == "semi":
+            if kind == "semi" and opened:
                 raise GradError("';' inside brackets", source, start,
                                 hint=f"close the '{opened[-1][0]}' opened before it")
-            if last == "_SEP":
+            if opened or last == "_SEP":
                 continue
-            kind, value = "_SEP", ";"
+            kind, value = "_SEP", text[start]
+        elif kind == "comment":
+            continue
+        elif kind == "open":
+            value = text[start]
+            opened.append((value, start))
+            kind = "_LPAR" if value == "(" else "LSQB"
+        elif kind == "close":
+            value = text[start]
+            if not opened:
+                raise GradError(f"unmatched '{value}'", source, start)
+            ch, at = opened.pop()
+            if CLOSING[ch] != value:
+                line, col = source.line_col(at)
+                raise GradError(f"'{value}' does not close the '{ch}' at line {line}, column {col}",
+                                source, start, hint=f"close it with '{CLOSING[ch]}'")
+            kind = "_RPAR" if value == ")" else "RSQB"
+        elif kind == "eof":
+            if opened:
+                ch, at = opened[-1]
+                raise GradError(f"'{ch}' is never closed", source, at,
+                                hint=f"add '{CLOSING[ch]}' where the expression ends")
+            yield ("$END", "", start, start)
+            return
+        elif kind == "bad":
+            raise GradError(f"unexpected character {text[start]!r}", source, start,
+                            hint="operators are + - * / @ ** ^; comments start with #")
         else:
-            value = m.group()
-            if kind == "NAME":
-                kind = RESERVED.get(value, "NAME")
-            elif kind == "punct":
-                kind = PUNCT[value]
-                if value in "([":
-                    opened.append((value, start))
-                elif value in ")]":
-                    if not opened:
-                        raise GradError(f"unmatched '{value}'", source, start)
-                    ch, at = opened.pop()
-                    if CLOSING[ch] != value:
-                        line, col = source.line_col(at)
-                        raise GradError(f"'{value}' does not close the '{ch}' at line {line}, column {col}",
-                                        source, start, hint=f"close it with '{CLOSING[ch]}'")
-            elif kind == "bad":
-                raise GradError(f"unexpected character {value!r}", source, start,
-                                hint="operators are + - * / @ ** ^; comments start with #")
+            value = m.group(kind)
         last = kind
-        yield Token(kind, value, start, None, None, None, None, m.end())
-    if opened:
-        ch, at = opened[-1]
-        raise GradError(f"'{ch}' is never closed", source, at,
-                        hint=f"add '{CLOSING[ch]}' where the expression ends")
+        yield (kind, value, start, pos)
 
 
 def _span(item):
-    """(start, end) of a token or an expression tuple."""
-    if isinstance(item, tuple):
-        return item[1], item[2]
-    return item.start_pos, item.end_pos
+    """(start, end) of a token or an expression: both are tuples with them at [2], [3] / [1], [2]."""
+    return (item[1], item[2]) if item[0][0].islower() else (item[2], item[3])
 
 
 def _name(tok):
-    return (str(tok), tok.start_pos, tok.end_pos)
+    return (tok[1], tok[2], tok[3])
 
 
 class _Build(Transformer):
-    """Callbacks run by the LALR parser at each reduction: children in, tuple out."""
+    """Callbacks run by the LALR parser at each reduction: children in, tuple out.
+
+    Tokens are tuples (TYPE, text, start, end); tree nodes are tuples whose
+    first item is a lower-case kind, so the two never mix up.
+    """
 
     # statements
     def start(self, c):
@@ -135,88 +145,212 @@ class _Build(Transformer):
         kw, name = c[0], c[1]
         domain = default = None
         for item in c[2:]:
-            if isinstance(item, tuple) and item[0] == "domain":
+            if item[0] == "domain":
                 domain = item[1:]
             else:
                 default = item
-        end = _span(c[-1])[1]
-        return ("input", kw.start_pos, end, _name(name), domain, default)
+        return ("input", kw[2], _span(c[-1])[1], _name(name), domain, default)
 
     def domain(self, c):
         return ("domain", c[1], c[2])
 
     def const(self, c):
-        return ("const", c[0].start_pos, c[-1][2], _name(c[1]), c[2])
+        return ("const", c[0][2], c[-1][2], _name(c[1]), c[2])
 
     def define(self, c):
         params = [_name(t) for t in c[2:-1] if t is not None]
-        return ("def", c[0].start_pos, c[-1][2], _name(c[1]), params, c[-1])
+        return ("def", c[0][2], c[-1][2], _name(c[1]), params, c[-1])
 
     def output(self, c):
-        return ("output", c[0].start_pos, c[-1].end_pos, [_name(t) for t in c[1:]])
+        return ("output", c[0][2], c[-1][3], [_name(t) for t in c[1:]])
 
     def assign(self, c):
-        return ("assign", c[0].start_pos, c[1][2], _name(c[0]), c[1])
+        return ("assign", c[0][2], c[1][2], _name(c[0]), c[1])
 
     def claim_total(self, c):
         d1, u, _slash, d2, v, expr = c
         for d in (d1, d2):
-            if d != "d":
-                raise GradError(f"a claim is written d(u)/d(v), not {d}(...)", None, d.start_pos, d.end_pos)
-        return ("claim_total", d1.start_pos, expr[2], _name(u), _name(v), expr)
+            if d[1] != "d":
+                raise GradError(f"a claim is written d(u)/d(v), not {d[1]}(...)", None, d[2], d[3])
+        return ("claim_total", d1[2], expr[2], _name(u), _name(v), expr)
 
     def claim_partial(self, c):
         word, u, v, expr = c
-        if word != "partial":
-            raise GradError(f"'{word}' is a name, not a function: write `{word} = ...`"
-                            " or a claim partial(u, v) = ...", None, word.start_pos, word.end_pos)
-        return ("claim_partial", word.start_pos, expr[2], _name(u), _name(v), expr)
+        if word[1] != "partial":
+            raise GradError(f"'{word[1]}' is a name, not a function: write `{word[1]} = ...`"
+                            " or a claim partial(u, v) = ...", None, word[2], word[3])
+        return ("claim_partial", word[2], expr[2], _name(u), _name(v), expr)
 
     # expressions
     def binary(self, c):
         a, op, b = c
-        return ("bin", a[1], b[2], "**" if op == "^" else str(op), a, b)
+        return ("bin", a[1], b[2], "**" if op[1] == "^" else op[1], a, b)
 
     def negate(self, c):
-        return ("neg", c[0].start_pos, c[1][2], c[1])
+        return ("neg", c[0][2], c[1][2], c[1])
 
     def plus(self, c):
         return c[1]
 
     def call(self, c):
         args = tuple(a for a in c[1:] if a is not None)
-        end = args[-1][2] if args else c[0].end_pos
-        return ("call", c[0].start_pos, end, str(c[0]), args)
+        end = args[-1][2] if args else c[0][3]
+        return ("call", c[0][2], end, c[0][1], args)
 
     def attribute(self, c):
-        return ("attr", c[0][1], c[2].end_pos, c[0], str(c[2]))
+        return ("attr", c[0][1], c[2][3], c[0], c[2][1])
 
     def number(self, c):
         t = c[0]
-        return ("num", t.start_pos, t.end_pos, float(t))
+        return ("num", t[2], t[3], float(t[1]))
 
     def name(self, c):
         t = c[0]
-        return ("name", t.start_pos, t.end_pos, str(t))
+        return ("name", t[2], t[3], t[1])
 
     def tensor(self, c):
         items = tuple(a for a in c[1:-1] if a is not None)
-        return ("tensor", c[0].start_pos, c[-1].end_pos, items)
+        return ("tensor", c[0][2], c[-1][3], items)
 
 
 class _Tokens(Lexer):
-    """Lark's hook for a custom lexer: `parse` is handed our token stream."""
+    """Lark needs a lexer class to build the tables; our own loop feeds the tokens."""
 
     def __init__(self, lexer_conf):
         pass
 
-    def lex(self, stream, parser_state=None):
+    def lex(self, stream, parser_state=None):  # pragma: no cover - not used by _drive
         return stream
 
 
+class Tables:
+    """Lark's LALR tables for grammars/gradcli.lark, in the shape our loop wants.
+
+    `actions[state][terminal]` is (True, next_state) for a shift or
+    (False, (size, nonterminal, callback)) for a reduction; a unit reduction
+    of a `?rule` (expr -> term -> unary ...) has no callback: it keeps its value.
+    `goto[state][nonterminal]` is the state after a reduction.
+    """
+
+    def __init__(self, lark: Lark):
+        from lark.parsers.lalr_analysis import Shift
+
+        inner = lark.parser.parser.parser
+        table, callbacks = inner.parse_table, inner.callbacks
+        builder = _Build()
+        self.start, self.end = table.start_states, table.end_states
+        self.units = {}  # (state below, top state, terminal) -> top state after unit reductions
+        reductions = {}
+        self.actions, self.goto = {}, {}
+        for state, acts in table.states.items():
+            act, go = {}, {}
+            for sym, (action, arg) in acts.items():
+                if action is Shift and (sym.isupper() or sym == "$END"):
+                    act[sym] = (True, arg)
+                elif action is Shift:
+                    go[sym] = arg
+                else:
+                    info = reductions.get(arg)
+                    if info is None:
+                        unit = len(arg.expansion) == 1 and arg.options.expand1 and arg.alias is None
+                        info = reductions[arg] = (len(arg.expansion), arg.origin.name,
+                                                  None if unit else _direct(arg, builder) or callbacks[arg])
+                    act[sym] = (False, info)
+            self.actions[state], self.goto[state] = act, go
+
+
+def _direct(rule, builder):
+    """Call a _Build method without Lark's child-filter wrapper, for the plain rules.
+
+    A rule with optional parts (placeholders) or inlined sub-rules keeps Lark's callback.
+    """
+    names = [sym.name for sym in rule.expansion]
+    if rule.options.empty_indices or any(n.startswith("_") and not n.isupper() for n in names):
+        return None
+    if rule.origin.name.startswith("_"):
+        return None
+    keep = [i for i, n in enumerate(names) if not n.startswith("_")]
+    if rule.alias is None and rule.options.expand1 and len(keep) == 1:
+        k = keep[0]
+        return lambda children: children[k]
+    method = getattr(builder, rule.alias or rule.origin.name, None)
+    if method is None:
+        return None
+    if len(keep) == len(names):
+        return method
+    return lambda children: method([children[i] for i in keep])
+
+
+def _drive(tables: Tables, stream, source: Source, start: str):
+    """The LALR loop over Lark's tables: shift, reduce, call the _Build callbacks."""
+    actions, goto, units = tables.actions, tables.goto, tables.units
+    end_state = tables.end[start]
+    states = [tables.start[start]]
+    values: list = []
+    for tok in stream:
+        kind = tok[0]
+        while True:
+            try:
+                shift, arg = actions[states[-1]][kind]
+            except KeyError:
+                raise _unexpected(tok, actions[states[-1]], source) from None
+            if shift:
+                states.append(arg)
+                values.append(tok)
+                break
+            size, origin, callback = arg
+            if callback is None:  # a chain of unit reductions: same value, new state
+                key = (states[-2], states[-1], kind)
+                top = units.get(key)
+                if top is None:
+                    top = states[-1]
+                    while True:
+                        shift, arg = actions[top].get(kind, (True, None))
+                        if shift or arg[2] is not None:
+                            break
+                        top = goto[states[-2]][arg[1]]
+                    units[key] = top
+                states[-1] = top
+                continue
+            if size:
+                children = values[-size:]
+                del states[-size:]
+                del values[-size:]
+            else:
+                children = []
+            values.append(callback(children))
+            states.append(goto[states[-1]][origin])
+            if kind == "$END" and states[-1] == end_state:
+                return values[-1]
+        if kind == "$END" and states[-1] == end_state:  # pragma: no cover - end reached by a shift
+            return values[-1]
+    raise GradError("unexpected end of input", source, len(source.text))  # pragma: no cover
+
+
+def _unexpected(tok, expected, source) -> GradError:
+    kind, value, start, _ = tok
+    if kind == "$END":
+        what, start = "the end of the file", len(source.text.rstrip())
+    elif kind == "_SEP":
+        what = "the end of the line" if value == "\n" else "';'"
+    else:
+        what = f"'{value}'"
+    names = {s for s in expected if s.isupper() or s == "$END"}
+    msg = f"unexpected {what}"
+    if names:
+        parts = []
+        if EXPRESSION_START & names:
+            parts.append("an expression")
+            names -= EXPRESSION_START
+        parts += sorted(WORDS.get(n, n) for n in names if n != "$END")
+        msg += "; expected " + ", ".join(parts[:6])
+    hint = "an operator must be followed by an operand" if EXPRESSION_START & set(expected) else None
+    return GradError(msg, source, start, hint=hint)
+
+
 @lru_cache(maxsize=None)
-def _parser():
-    """The LALR parser, built once per process and cached on disk by Lark."""
+def _tables() -> Tables:
+    """The LALR tables, built once per process and cached on disk by Lark."""
     cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gradcli"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -224,52 +358,17 @@ def _parser():
         cache = str(cache_dir / f"grammar-{__version__}.lark.cache")
     except OSError:
         cache = False
-    return Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer=_Tokens,
+    lark = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer=_Tokens,
                 start=["start", "expr_only"], transformer=_Build(), cache=cache)
-
-
-def _describe(tok) -> str:
-    if tok.type == "$END":
-        return "the end of the file"
-    if tok.type == "_SEP":
-        return "the end of the line" if tok == "\n" else "';'"
-    return f"'{tok}'"
-
-
-def _expected(expected) -> str:
-    names = set(expected)
-    parts = []
-    if EXPRESSION_START & names:
-        parts.append("an expression")
-        names -= EXPRESSION_START
-    parts += sorted(WORDS.get(n, n) for n in names if n != "$END")
-    return ", ".join(parts[:6])
+    return Tables(lark)
 
 
 def parse(source: Source, start: str = "start"):
     """Parse a whole file (`start`) or one expression (`expr_only`)."""
-    parser = _parser()
     try:
-        return parser.parse(tokens(source), start=start)
+        return _drive(_tables(), tokens(source), source, start)
     except GradError as err:
         raise err.located(source) from None
-    except UnexpectedInput as err:
-        tok = getattr(err, "token", None)
-        if tok is None or tok.type == "$END" or tok.start_pos is None:
-            pos = len(source.text.rstrip())
-            what = "the end of the file"
-        else:
-            pos, what = tok.start_pos, _describe(tok)
-        expected = getattr(err, "expected", None) or getattr(err, "allowed", None) or ()
-        hint = None
-        if EXPRESSION_START & set(expected):
-            hint = "an operator must be followed by an operand"
-        msg = f"unexpected {what}"
-        if expected:
-            msg += f"; expected {_expected(expected)}"
-        raise GradError(msg, source, pos, hint=hint) from None
-    except RecursionError:  # pragma: no cover - the parser has no recursion; belt and braces
-        raise GradError("expression nested too deeply", source, 0) from None
 
 
 def read_source(path: str) -> Source:
