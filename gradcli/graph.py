@@ -245,7 +245,7 @@ class Builder:
             if op.params:
                 k = len(op.params)
                 static, args = args[-k:], args[:-k]
-                params = tuple(self.integer(a, fname) for a in static)
+                params = tuple(self.integer(a, fname, ex) for a in static)
         consts = 0
         for a in args:
             if type(a) is Const:
@@ -255,10 +255,10 @@ class Builder:
         ids = tuple(self.node_of(a) for a in args) if consts else tuple(args)
         return self.add("op", op=op, args=ids, params=params, start=start, end=end)
 
-    def integer(self, item, fname):
+    def integer(self, item, fname, ex):
         if not isinstance(item, Const) or np.ndim(item.value) or item.value != int(item.value):
-            start, end = (item.start, item.end) if isinstance(item, Const) else (0, 1)
-            raise self.error(f"{fname}() needs a whole number here", start, end)
+            start, end = (item.start, item.end) if isinstance(item, Const) else (ex[1], ex[2])
+            raise self.error(f"{fname}() needs a whole number here, written in the file", start, end)
         return int(item.value)
 
     def fold(self, op: Op, args, params, start, end):
@@ -277,7 +277,7 @@ class Builder:
                              hint=f"write `input W = {fname}(...)` or `const C = {fname}(...)`")
         dims = []
         for a in args:
-            n = self.integer(a, fname)
+            n = self.integer(a, fname, ex)
             if n < 0 or n > 10**7:
                 raise self.error(f"{fname}(): dimension {n} out of range", a.start, a.end)
             dims.append(n)

@@ -30,7 +30,7 @@ from .errors import GradError, Source
 
 RESERVED = {"input": "INPUT", "const": "CONST", "def": "DEF", "output": "OUTPUT", "in": "IN"}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "@": "AT", "=": "_EQ",
-         "(": "_LPAR", ")": "_RPAR", ",": "_COMMA", ".": "DOT", "[": "LSQB", "]": "RSQB"}
+         "(": "_LPAR", ")": "RPAR", ",": "_COMMA", ".": "DOT", "[": "LSQB", "]": "RSQB"}
 CLOSING = {"(": ")", "[": "]"}
 # One match per token, blanks before it included; the group's name is the token's type.
 TOKEN_RE = re.compile(r"""[ \t\r\f\v]*(?:
@@ -101,7 +101,7 @@ def tokens(source: Source):
                 line, col = source.line_col(at)
                 raise GradError(f"'{value}' does not close the '{ch}' at line {line}, column {col}",
                                 source, start, hint=f"close it with '{CLOSING[ch]}'")
-            kind = "_RPAR" if value == ")" else "RSQB"
+            kind = "RPAR" if value == ")" else "RSQB"
         elif kind == "eof":
             if opened:
                 ch, at = opened[-1]
@@ -151,14 +151,14 @@ class _Build(Transformer):
                 default = item
         return ("input", kw[2], _span(c[-1])[1], _name(name), domain, default)
 
-    def domain(self, c):
+    def domain(self, c):  # IN lo hi RPAR
         return ("domain", c[1], c[2])
 
     def const(self, c):
         return ("const", c[0][2], c[-1][2], _name(c[1]), c[2])
 
-    def define(self, c):
-        params = [_name(t) for t in c[2:-1] if t is not None]
+    def define(self, c):  # DEF NAME params... RPAR expr
+        params = [_name(t) for t in c[2:-2] if t is not None]
         return ("def", c[0][2], c[-1][2], _name(c[1]), params, c[-1])
 
     def output(self, c):
@@ -168,14 +168,14 @@ class _Build(Transformer):
         return ("assign", c[0][2], c[1][2], _name(c[0]), c[1])
 
     def claim_total(self, c):
-        d1, u, _slash, d2, v, expr = c
+        d1, u, _, _slash, d2, v, _, expr = c
         for d in (d1, d2):
             if d[1] != "d":
                 raise GradError(f"a claim is written d(u)/d(v), not {d[1]}(...)", None, d[2], d[3])
         return ("claim_total", d1[2], expr[2], _name(u), _name(v), expr)
 
     def claim_partial(self, c):
-        word, u, v, expr = c
+        word, u, v, _, expr = c
         if word[1] != "partial":
             raise GradError(f"'{word[1]}' is a name, not a function: write `{word[1]} = ...`"
                             " or a claim partial(u, v) = ...", None, word[2], word[3])
@@ -192,10 +192,12 @@ class _Build(Transformer):
     def plus(self, c):
         return c[1]
 
-    def call(self, c):
-        args = tuple(a for a in c[1:] if a is not None)
-        end = args[-1][2] if args else c[0][3]
-        return ("call", c[0][2], end, c[0][1], args)
+    def call(self, c):  # NAME args... RPAR
+        args = tuple(a for a in c[1:-1] if a is not None)
+        return ("call", c[0][2], c[-1][3], c[0][1], args)
+
+    def paren(self, c):  # expr RPAR
+        return c[0]
 
     def attribute(self, c):
         return ("attr", c[0][1], c[2][3], c[0], c[2][1])

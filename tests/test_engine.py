@@ -1,0 +1,200 @@
+"""The engine: reverse mode vs forward mode vs finite differences, batches vs single points.
+
+Gradients are never checked against themselves: each is compared with the
+other mode and with central differences that only call the forward pass.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from gradcli import engine
+from gradcli.ops import FUNCTIONS, OPS
+from conftest import central_difference, grads, program_of
+
+# ---------------------------------------------------------------- random expressions
+
+SAFE_UNARY = ["sin({})", "cos({})", "tanh({})", "sigmoid({})", "square({})", "exp(tanh({}))",
+              "log(1 + square({}))", "sqrt(2 + sin({}))", "-{}", "({}).T", "abs(1.5 + tanh({}))",
+              "relu(2 + tanh({}))", "1/(2 + cos({}))", "(2 + sin({}))**1.5"]
+SAFE_BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / (3 + sin({})))", "max({}, {} + 3)",
+               "min({} - 3, {})", "(({})**2 + ({})**2)"]
+LEAVES = ["x", "y", "v", "0.7", "w"]  # x, y scalars; v, w 3-vectors
+
+
+def _expr():
+    leaf = st.sampled_from(LEAVES)
+
+    def extend(children):
+        unary = st.tuples(st.sampled_from(SAFE_UNARY), children).map(lambda t: t[0].format(t[1]))
+        binary = st.tuples(st.sampled_from(SAFE_BINARY), children, children).map(
+            lambda t: t[0].format(t[1], t[2]) if t[0].count("{}") == 2 else t[0].format(t[1], t[2], t[2]))
+        return unary | binary
+
+    return st.recursive(leaf, extend, max_leaves=8)
+
+
+REDUCE = ["sum({})", "logsumexp({} + v)", "dot({} + v, w)", "mean({})", "max({} * v)",
+          "index(softmax({} + v), 1)", "sum([[1, 0, 2], [0, 1, 1]] @ ({} + v))"]
+
+HEADER = ("input x = 0.3\ninput y = -1.1\ninput v = [0.5, -0.2, 1.3]\n"
+          "input w = [1.0, 0.4, -0.7]\n")
+
+
+def random_point(program, rng):
+    return {i: (program.defaults[i] + 0.5 * rng.standard_normal(np.shape(program.defaults[i])))[()]
+            for i in program.inputs}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_expr(), reduce=st.sampled_from(REDUCE), seed=st.integers(0, 2**16))
+def test_reverse_equals_forward_equals_finite_differences(body, reduce, seed):
+    program = program_of(HEADER + f"f = {reduce.format(body)}\n")
+    point = random_point(program, np.random.default_rng(seed))
+    rev, fwd = grads(program, point, "reverse"), grads(program, point, "forward")
+    for x in program.inputs:
+        name = program.nodes[x].name
+        np.testing.assert_allclose(rev[name], fwd[name], rtol=1e-10, atol=1e-12)
+        fd = central_difference(program, point, x, h=1e-6)
+        np.testing.assert_allclose(rev[name], fd, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(body=_expr(), reduce=st.sampled_from(REDUCE + ["{} * v"]), seed=st.integers(0, 2**16))
+def test_a_batch_equals_its_points_one_by_one(body, reduce, seed):
+    program = program_of(HEADER + f"f = {reduce.format(body)}\n")
+    rng = np.random.default_rng(seed)
+    points = [random_point(program, rng) for _ in range(4)]
+    batch = {i: np.stack([np.asarray(p[i]) for p in points]) for i in program.inputs}
+    out = program.outputs[0]
+    bvals = engine.forward(program, batch, nb=1)
+    seed_b = np.ones(np.shape(bvals[out]))
+    badj = engine.backward(program, bvals, out, seed=seed_b, nb=1)
+    x = program.inputs[0]
+    btan = engine.tangents(program, bvals, {x: np.ones((4,))}, nb=1)
+    for k, p in enumerate(points):
+        vals = engine.forward(program, p)
+        adj = engine.backward(program, vals, out, seed=np.ones(np.shape(vals[out])))
+        tan = engine.tangents(program, vals, {x: np.float64(1)})
+        # a value that depends on no input keeps a batch axis of 1 (it is the same at every point)
+        np.testing.assert_allclose(np.broadcast_to(bvals[out], (4,) + np.shape(vals[out]))[k], vals[out],
+                                   rtol=1e-12, atol=1e-12)
+        assert (btan[out] is None) == (tan[out] is None)
+        if tan[out] is not None:
+            np.testing.assert_allclose(btan[out][k], tan[out], rtol=1e-12, atol=1e-12)
+        for i in program.inputs:
+            assert (badj[i] is None) == (adj[i] is None)
+            if adj[i] is not None:
+                np.testing.assert_allclose(badj[i][k], adj[i], rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- every op of the table
+
+def _call(fname, arity):
+    args = {1: "a", 2: "a, b"}[arity]
+    return f"{fname}({args})"
+
+
+OP_CASES = []
+for fname, table in sorted(FUNCTIONS.items()):
+    for arity in sorted(table):
+        if table[arity] == "sum_axis":
+            continue  # its second argument is a whole number: a case of its own below
+        OP_CASES.append((table[arity], f"f = sum({_call(fname, arity)})" if fname != "index"
+                         else "f = index(a, 1) + sum(b)"))
+for sym, name in [("+", "add"), ("-", "sub"), ("*", "mul"), ("/", "div"), ("**", "pow")]:
+    OP_CASES.append((name, f"f = sum(a {sym} b)"))
+OP_CASES += [("matmul", "f = sum(a @ M)"), ("neg", "f = sum(-a)"), ("transpose", "f = sum(M.T @ a)"),
+             ("stack", "f = sum([a, b * b])"), ("sum_axis", "f = sum(sum(M.T * a, 0) + sum(M, -1))")]
+
+
+def test_every_op_in_the_table_is_covered():
+    covered = {name for name, _ in OP_CASES} | {"id"}
+    assert set(OPS) <= covered, set(OPS) - covered
+
+
+@pytest.mark.parametrize("opname,line", OP_CASES, ids=[c[0] + ":" + c[1] for c in OP_CASES])
+@pytest.mark.parametrize("shapes", ["vector", "broadcast"])
+def test_op_reverse_forward_and_finite_differences(opname, line, shapes):
+    if shapes == "broadcast" and opname in ("matmul", "index"):
+        pytest.skip("not an elementwise op: its argument shapes are fixed")
+    a = "[0.7, 1.3, 0.4]"
+    b = "[1.1, 0.6, 1.9]" if shapes == "vector" else "1.6"
+    if opname == "stack" and shapes == "broadcast":
+        b = "[1.6, 0.3, 1.0]"
+    text = f"input a = {a}\ninput b = {b}\ninput M = [[1.0, -0.5], [0.3, 0.8], [-1.2, 0.6]]\n{line}\n"
+    if "M" not in line:
+        text = text.replace("input M = [[1.0, -0.5], [0.3, 0.8], [-1.2, 0.6]]\n", "")
+    if "b" not in line.split("=", 1)[1]:
+        text = text.replace(f"input b = {b}\n", "")
+    program = program_of(text)
+    point = {i: program.defaults[i] for i in program.inputs}
+    rev, fwd = grads(program, point, "reverse"), grads(program, point, "forward")
+    for x in program.inputs:
+        name = program.nodes[x].name
+        np.testing.assert_allclose(rev[name], fwd[name], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(rev[name], central_difference(program, point, x), rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- kinks and ties: PyTorch's choices
+
+@pytest.mark.parametrize("text,expected", [
+    ("input x = 0\nf = relu(x)", {"x": 0.0}),
+    ("input x = 0\nf = abs(x)", {"x": 0.0}),
+    ("input x = 2\ninput y = 2\nf = max(x, y)", {"x": 0.5, "y": 0.5}),
+    ("input x = 2\ninput y = 2\nf = min(x, y)", {"x": 0.5, "y": 0.5}),
+    ("input v = [1, 3, 3]\nf = max(v)", {"v": [0, 0.5, 0.5]}),
+    ("input x = 0\nf = x**2", {"x": 0.0}),
+    ("input x = 0\ninput p = 0\nf = x**p", {"x": 0.0, "p": 0.0}),
+])
+def test_kinks_follow_pytorch(text, expected):
+    program = program_of(text + "\n")
+    point = {i: program.defaults[i] for i in program.inputs}
+    for mode in ("reverse", "forward"):
+        got = grads(program, point, mode)
+        for name, want in expected.items():
+            np.testing.assert_allclose(got[name], want, err_msg=f"{mode} {name}")
+
+
+def test_adjoint_of_every_node_not_only_inputs():
+    program = program_of("input x = 2\ninput y = 3\na = x + y\nb = sin(x)\no = a * b\n")
+    point = {i: program.defaults[i] for i in program.inputs}
+    vals = engine.forward(program, point)
+    adj = engine.backward(program, vals, program.outputs[0])
+    assert adj[program.names["a"]] == pytest.approx(math.sin(2))
+    assert adj[program.names["b"]] == pytest.approx(5)
+    assert adj[program.names["o"]] == 1
+
+
+def test_forward_mode_gives_every_node_a_tangent():
+    program = program_of("input x = 2\ninput y = 3\na = x + y\nb = sin(x)\no = a * b\n")
+    point = {i: program.defaults[i] for i in program.inputs}
+    vals = engine.forward(program, point)
+    tan = engine.tangents(program, vals, {program.names["x"]: np.float64(1)})
+    assert tan[program.names["a"]] == 1
+    assert tan[program.names["b"]] == pytest.approx(math.cos(2))
+    assert tan[program.names["o"]] == pytest.approx(math.sin(2) + 5 * math.cos(2))
+
+
+def test_deep_chain_has_no_recursion_limit():
+    n = 30_000
+    lines = ["input h0 = 0.5", "input w = 0.9"] + [f"h{t} = sin(h{t-1})*w + h{t-1}" for t in range(1, n + 1)]
+    program = program_of("\n".join(lines) + "\n")
+    point = {i: program.defaults[i] for i in program.inputs}
+    rev, fwd = grads(program, point, "reverse"), grads(program, point, "forward")
+    assert rev["w"] == pytest.approx(fwd["w"], rel=1e-10)
+
+
+def test_deeply_nested_expression():
+    depth = 20_000
+    program = program_of("input x = 0.1\nf = " + "(" * depth + "x" + " + 1)" * depth + "\n")
+    point = {program.inputs[0]: np.float64(0.1)}
+    assert engine.forward(program, point)[program.outputs[0]] == pytest.approx(0.1 + depth)
+    assert grads(program, point)["x"] == 1
+
+
+def test_long_left_associative_sum():
+    program = program_of("input x = 1\nf = " + " + ".join(["x"] * 50_000) + "\n")
+    assert grads(program, {program.inputs[0]: np.float64(1)})["x"] == 50_000
