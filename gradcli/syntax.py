@@ -30,7 +30,7 @@ from .errors import GradError, Source
 
 RESERVED = {"input": "INPUT", "const": "CONST", "def": "DEF", "output": "OUTPUT", "in": "IN"}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "@": "AT", "=": "_EQ",
-         "(": "_LPAR", ")": "RPAR", ",": "_COMMA", ".": "DOT", "[": "LSQB", "]": "RSQB"}
+         "(": "LPAR", ")": "RPAR", ",": "_COMMA", ".": "DOT", "[": "LSQB", "]": "RSQB"}
 CLOSING = {"(": ")", "[": "]"}
 # One match per token, blanks before it included; the group's name is the token's type.
 TOKEN_RE = re.compile(r"""[ \t\r\f\v]*(?:
@@ -48,7 +48,7 @@ WORDS = {"NAME": "a name", "NUMBER": "a number", "_SEP": "the end of the stateme
          "$END": "the end of the file", "INPUT": "'input'", "CONST": "'const'",
          "DEF": "'def'", "OUTPUT": "'output'", "IN": "'in'", "POW": "'**'"}
 WORDS.update({v: f"'{k}'" for k, v in PUNCT.items()})
-EXPRESSION_START = {"NAME", "NUMBER", "_LPAR", "LSQB", "MINUS", "PLUS"}
+EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PLUS"}
 
 
 def grammar_path() -> Path:
@@ -91,7 +91,7 @@ def tokens(source: Source):
         elif kind == "open":
             value = text[start]
             opened.append((value, start))
-            kind = "_LPAR" if value == "(" else "LSQB"
+            kind = "LPAR" if value == "(" else "LSQB"
         elif kind == "close":
             value = text[start]
             if not opened:
@@ -151,14 +151,14 @@ class _Build(Transformer):
                 default = item
         return ("input", kw[2], _span(c[-1])[1], _name(name), domain, default)
 
-    def domain(self, c):  # IN lo hi RPAR
-        return ("domain", c[1], c[2])
+    def domain(self, c):  # IN ( lo hi )
+        return ("domain", c[2], c[3])
 
     def const(self, c):
         return ("const", c[0][2], c[-1][2], _name(c[1]), c[2])
 
-    def define(self, c):  # DEF NAME params... RPAR expr
-        params = [_name(t) for t in c[2:-2] if t is not None]
+    def define(self, c):  # DEF NAME ( params... ) expr
+        params = [_name(t) for t in c[3:-2] if t is not None]
         return ("def", c[0][2], c[-1][2], _name(c[1]), params, c[-1])
 
     def output(self, c):
@@ -168,14 +168,14 @@ class _Build(Transformer):
         return ("assign", c[0][2], c[1][2], _name(c[0]), c[1])
 
     def claim_total(self, c):
-        d1, u, _, _slash, d2, v, _, expr = c
+        d1, _, u, _, _slash, d2, _, v, _, expr = c
         for d in (d1, d2):
             if d[1] != "d":
                 raise GradError(f"a claim is written d(u)/d(v), not {d[1]}(...)", None, d[2], d[3])
         return ("claim_total", d1[2], expr[2], _name(u), _name(v), expr)
 
     def claim_partial(self, c):
-        word, u, v, _, expr = c
+        word, _, u, v, _, expr = c
         if word[1] != "partial":
             raise GradError(f"'{word[1]}' is a name, not a function: write `{word[1]} = ...`"
                             " or a claim partial(u, v) = ...", None, word[2], word[3])
@@ -192,12 +192,13 @@ class _Build(Transformer):
     def plus(self, c):
         return c[1]
 
-    def call(self, c):  # NAME args... RPAR
-        args = tuple(a for a in c[1:-1] if a is not None)
+    def call(self, c):  # NAME ( args... )
+        args = tuple(a for a in c[2:-1] if a is not None)
         return ("call", c[0][2], c[-1][3], c[0][1], args)
 
-    def paren(self, c):  # expr RPAR
-        return c[0]
+    def paren(self, c):  # ( expr ): the same expression, its span widened to the brackets
+        e = c[1]
+        return (e[0], c[0][2], c[2][3]) + e[3:]
 
     def attribute(self, c):
         return ("attr", c[0][1], c[2][3], c[0], c[2][1])
