@@ -1,0 +1,141 @@
+"""Bad input: FILE:LINE:COL: error: ..., the line, a caret, exit status 2, never a traceback."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gradcli.cli import main
+
+BAD = Path(__file__).resolve().parent / "bad"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "bad-inputs"
+
+# (file text, message fragment, line, column, hint fragment or None)
+CASES = [
+    ("input a = 1\nb = a ** ** 2\n", "unexpected '**'; expected an expression", 2, 10, "operand"),
+    ("input a = 2\nb = a * (a + 1\n", "'(' is never closed", 2, 9, "add ')'"),
+    ("input a = 2\nb = a + 1)\n", "unmatched ')'", 2, 10, None),
+    ("input a = 2\nb = [a, (1]\n", "']' does not close the '('", 2, 11, None),
+    ("input a = 2\nb = a $ 1\n", "unexpected character '$'", 2, 7, "operators"),
+    ("input a = 2\nb = (a; 1)\n", "';' inside brackets", 2, 7, None),
+    ("input a = 2\nb = a +\n", "unexpected the end of the line", 2, 8, None),
+    ("input alpha = 2\nb = alpah + 1\n", "undefined name 'alpah'", 2, 5, "did you mean 'alpha'"),
+    ("input a = 2\nb = a + c\n", "undefined name 'c'", 2, 9, None),
+    ("input x = 1\nx = 2*x\n", "'x' is already defined (line 1, column 7)", 2, 1, None),
+    ("def f(a) = f(a) + 1\ninput x = 1\ny = f(x)\n", "recursive def: f -> f", 1, 12, "inline"),
+    ("def f(a) = g(a)\ndef g(a) = 2*f(a)\ninput x = 1\ny = f(x)\n", "recursive def: f -> g -> f", 2, 14, None),
+    ("input a = 1\nb = cosine(a)\n", "unknown function 'cosine'", 2, 5, "did you mean 'cos'"),
+    ("input a = 1\nb = sin(a, a)\n", "sin() takes 1 argument(s), given 2", 2, 5, None),
+    ("def f(a, b) = a*b\ninput x = 1\ny = f(x)\n", "f() takes 2 argument(s), given 1", 3, 5, None),
+    ("input M = [[1, 2, 3]]\ninput v = [1, 2]\nw = M @ v\n", "shape mismatch in `M @ v`", 3, 5, "M: (1, 3), v: (2,)"),
+    ("input a = [1, 2]\ninput b = [1, 2, 3]\nc = a + b\n", "shape mismatch in `a + b`", 3, 5, "a: (2,), b: (3,)"),
+    ("input x\ny = x*2\n", "input 'x' has no value", 1, 1, "--at x=VALUE"),
+    ("", "empty file", 1, 1, None),
+    ("# only a comment\n\n", "empty file", 1, 1, None),
+    ("c = 2*3\n", "the file declares no input", 1, 1, None),
+    ("input x = 1\n", "the file assigns no node", 1, 1, None),
+    ("input x = -1\ny = 2*x\nz = log(x) + y\n", "`log(x)` is nan at this point", 3, 5, "x = -1"),
+    ("input x = 0\ny = 1/x\n", "`1/x` is inf at this point", 2, 5, None),
+    ("input x = 0\ny = sqrt(x)\n", "the derivative of `sqrt(x)` is not finite", 2, 5, None),
+    ("input x = 1\ny = x.foo\n", "unknown attribute '.foo'", 2, 5, ".T"),
+    ("input x = 1\ny = randn(2)*x\n", "randn() can only give the value of an input or a const", 2, 5, None),
+    ("input x = 1\ny = x*2\noutput z\n", "output 'z' is not defined", 3, 8, None),
+    ("input x = 1\ny = x*2\nd(y)/d(q) = 2\n", "undefined name 'q' in a claim", 3, 8, None),
+    ("input x = 1\na = x*2\ny = a + 1\npartial(y, x) = 2\n", "no edge x -> y", 4, 1, None),
+    ("input x = 1\ny = x*2\nq(y)/d(x) = 2\n", "a claim is written d(u)/d(v)", 3, 1, None),
+    ("input x = 1\ninput y = x + 1\nz = y\n", "an input's default must be a constant", 2, 11, None),
+    ("input x in (2, 1) = 1\ny = x\n", "the domain (LO, HI) needs LO < HI", 1, 13, None),
+    ("input v = [[1, 2], [3]]\ny = sum(v)\n", "different shapes", 1, 11, None),
+    ("input v = [1, 2]\ny = index(v, 5)\n", "index out of range", 2, 5, None),
+    ("input v = [1, 2]\ny = sum(v, 3)\n", "axis 3 is out of range", 2, 5, None),
+    ("input x = 1\ndef sin(a) = a\ny = x\n", "'sin' is a built-in function", 2, 5, None),
+]
+
+
+def run(tmp_path, text, *args):
+    path = tmp_path / "bad.grad"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["eval", str(path), *args])
+    return path, result
+
+
+@pytest.mark.parametrize("text,message,line,col,hint", CASES, ids=[c[1][:40] for c in CASES])
+def test_bad_input_points_at_the_source(tmp_path, text, message, line, col, hint):
+    path, result = run(tmp_path, text)
+    assert result.exit_code == 2, result.output
+    err = result.stderr
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    first = err.splitlines()[0]
+    assert first.startswith(f"{path}:{line}:{col}: error: "), err
+    assert message in first, err
+    # the source line and a caret under the column
+    lines = err.splitlines()
+    if text.strip():
+        gutter = f"{line} | "
+        assert lines[1].startswith(gutter)
+        assert lines[2].index("^") == len(gutter) + col - 1
+    if hint:
+        assert hint in err
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD.glob("*.grad")))
+def test_shipped_bad_inputs_exit_2_with_a_caret(name):
+    result = subprocess.run([sys.executable, "-m", "gradcli", "eval", str(BAD / name)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert re.match(rf"{re.escape(str(BAD / name))}:\d+:\d+: error: ", result.stderr)
+    assert "^" in result.stderr
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/bad-inputs is not beside this checkout")
+@pytest.mark.parametrize("path", sorted(SHARED.glob("*.grad")) if SHARED.is_dir() else [])
+def test_shared_bad_inputs(path):
+    result = CliRunner().invoke(main, ["eval", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}:")
+
+
+def test_unreadable_binary_and_non_utf8_files(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["eval", str(tmp_path / "nope.grad")])
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+    folder = runner.invoke(main, ["eval", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a directory" in folder.stderr
+    binary = tmp_path / "bin.grad"
+    binary.write_bytes(b"input x = 1\n\x00\x01\x02")
+    out = runner.invoke(main, ["eval", str(binary)])
+    assert out.exit_code == 2 and "binary file" in out.stderr
+    latin = tmp_path / "latin.grad"
+    latin.write_bytes("input x = 1\ny = x # caf\xe9\n".encode("latin-1"))
+    out = runner.invoke(main, ["eval", str(latin)])
+    assert out.exit_code == 2 and f"{latin}:2:12: error: not UTF-8" in out.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--at", "z=1"], "--at z: no input named 'z'"),
+    (["--at", "x"], "write NAME=EXPR"),
+    (["--at", "x=1 +"], "--at x:1:4: error: unexpected the end of the file"),
+    (["--at", "x=y"], "undefined name 'y'"),
+    (["--wrt", "q"], "--wrt q: no input named 'q'"),
+    (["--mode", "sideways"], "Invalid value for '--mode'"),
+])
+def test_bad_options_exit_2(tmp_path, args, message):
+    _, result = run(tmp_path, "input x = 1\ny = x*x\n", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_one_bad_file_among_good_ones(tmp_path):
+    good = tmp_path / "good.grad"
+    good.write_text("input x = 2\ny = x*x\n")
+    bad = tmp_path / "bad.grad"
+    bad.write_text("input x = 2\ny = x*\n")
+    result = CliRunner().invoke(main, ["eval", str(good), str(bad), "--format", "json"])
+    assert result.exit_code == 2
+    assert str(bad) + ":2:" in result.stderr
+    assert '"grad"' in result.stdout
