@@ -57,3 +57,5 @@ def eval_cmd(files, at, wrt, mode, seed, fmt):
         for r in reports:
             render.eval_text(r, con, show_file=len(files) > 1)
     sys.exit(status)
+
+from .graphcmd import graph as _graph; main.add_command(_graph)  # noqa: E402
