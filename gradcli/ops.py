@@ -219,12 +219,13 @@ def _matmul_parts(a, b, nb):
 
 def _matmul(a, b, nb=0):
     if nb == 0 and np.ndim(a) <= 2 and np.ndim(b) <= 2 and np.ndim(a) and np.ndim(b):
-        if np.shape(a)[-1] != np.shape(b)[0 if np.ndim(b) == 1 else -2]:
-            raise ShapeError("inner dimensions differ")
+        k = np.shape(b)[0 if np.ndim(b) == 1 else -2]
+        if np.shape(a)[-1] != k:
+            raise ShapeError(f"inner dimensions {np.shape(a)[-1]} and {k} differ")
         return a @ b
     A, B, va, vb = _matmul_parts(a, b, nb)
     if A.shape[-1] != B.shape[-2]:
-        raise ShapeError("inner dimensions differ")
+        raise ShapeError(f"inner dimensions {A.shape[-1]} and {B.shape[-2]} differ")
     C = A @ B
     if vb:
         C = C[..., 0]

@@ -47,15 +47,14 @@ def eval_json(report) -> dict:
 def eval_text(report, con, show_file: bool = False) -> None:
     from rich.table import Table
 
-    point = ", ".join(f"{k} = {number(v)}" for k, v in report.point.items())
     if show_file:
         con.print(f"[bold]{report.file}[/bold]")
-    con.print(f"at {point}  ({report.mode} mode)")
     for out in report.outputs:
-        table = Table(title=f"{out.name} = {number(out.value)}", title_justify="left", box=None,
-                      header_style="bold")
+        con.print(f"{out.name} = {number(out.value)}   ({report.mode} mode)")
+        table = Table(box=None, header_style="bold", pad_edge=False)
         table.add_column("input")
+        table.add_column("value", justify="right")
         table.add_column(f"d({out.name})/d(input)", justify="right")
         for name, g in out.grad.items():
-            table.add_row(name, number(g))
+            table.add_row(name, number(report.point[name]), number(g))
         con.print(table)
