@@ -127,15 +127,26 @@ class Plan:
         steps = self._fast_back.get(key)
         if steps is None:
             steps = []
+            append = steps.append
+            # Where every value is a scalar, no edge broadcasts: rules depend on the op only.
+            scalar = all(getattr(vals[i], "shape", ()) == () for i in range(len(vals)))
+            shared: dict = {}
             for i, op, args, params in reversed(self.steps):
-                rules = [_rule(op, k, params, vals, i, args) if live[a] else None
-                         for k, a in enumerate(args)]
-                if len(args) == 1:
-                    steps.append((i, args[0], -1, rules[0], None))
-                elif len(args) == 2:
-                    steps.append((i, args[0], args[1], rules[0], rules[1]))
+                if scalar and not params:
+                    rules = shared.get(op.name)
+                    if rules is None:
+                        rules = shared[op.name] = [_rule(op, k, params, vals, i, args)
+                                                   for k in range(len(args))]
+                    rules = [r if live[a] else None for r, a in zip(rules, args)]
                 else:
-                    steps.append((i, args, -2, rules, None))
+                    rules = [_rule(op, k, params, vals, i, args) if live[a] else None
+                             for k, a in enumerate(args)]
+                if len(args) == 1:
+                    append((i, args[0], -1, rules[0], None))
+                elif len(args) == 2:
+                    append((i, args[0], args[1], rules[0], rules[1]))
+                else:
+                    append((i, args, -2, rules, None))
             self._fast_back[key] = steps
         return steps
 

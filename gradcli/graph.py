@@ -121,11 +121,12 @@ class Builder:
         if len(self.nodes) >= MAX_NODES:
             raise self.error(f"the graph grows beyond {MAX_NODES:,} nodes", start, end,
                              hint="a def that calls itself through others expands exponentially")
-        generated = name is None
-        node = Node(len(self.nodes), name or self.gensym(), kind, op, args, params, start, end,
-                    value, generated)
-        self.nodes.append(node)
-        return node.id
+        nid = len(self.nodes)
+        if name is None:
+            self.nodes.append(Node(nid, self.gensym(), kind, op, args, params, start, end, value, True))
+        else:
+            self.nodes.append(Node(nid, name, kind, op, args, params, start, end, value, False))
+        return nid
 
     def node_of(self, item) -> int:
         if type(item) is not Const:
@@ -149,7 +150,11 @@ class Builder:
     # ------------------------------------------------------------ expressions
     def resolve(self, ex, env):
         name = ex[3]
-        if env is not None and name in env:
+        if env is None:
+            item = self.names.get(name)
+            if item is not None:
+                return item
+        elif name in env:
             return env[name]
         if name in self.names:
             return self.names[name]
@@ -185,8 +190,11 @@ class Builder:
                     else:
                         break
                 else:  # every argument is a name or a number: no need to stack them
-                    out.extend(leaves)
-                    work.append((ex, env, chain, True))
+                    if kind == "call" and ex[3] in self.defs:
+                        out.extend(leaves)
+                        work.append((ex, env, chain, True))
+                    else:
+                        out.append(self.apply(ex, leaves, init))
                     continue
                 work.append((ex, env, chain, True))
                 for child in reversed(kids):

@@ -60,20 +60,21 @@ def grammar_path() -> Path:
     raise FileNotFoundError("gradcli.lark not found next to the gradcli package")
 
 
-def tokens(source: Source):
-    """Yield tokens (type, text, start, end); GradError on a stray character or bracket.
+def tokens(source: Source, pos: int = 0, stop: int | None = None):
+    """Yield tokens (type, text, start, end) of text[pos:stop]; GradError on a stray
+    character or bracket.
 
     A newline ends a statement only outside brackets; runs of newlines and ';'
     give one _SEP; the stream ends with ("$END", "", n, n).
     """
     text = source.text
+    stop = len(text) if stop is None else stop
     opened: list[tuple[str, int]] = []
     last = "_SEP"  # so leading blank lines emit nothing
     match = TOKEN_RE.match
-    pos = 0
     reserved = RESERVED
     while True:
-        m = match(text, pos)
+        m = match(text, pos, stop)
         kind = m.lastgroup
         start, pos = m.start(kind), m.end()
         if kind == "NAME":
@@ -366,12 +367,79 @@ def _tables() -> Tables:
     return Tables(lark)
 
 
+PARALLEL_BYTES = 1 << 20  # files larger than this are parsed in two halves at once
+
+
 def parse(source: Source, start: str = "start"):
     """Parse a whole file (`start`) or one expression (`expr_only`)."""
+    tables = _tables()
     try:
-        return _drive(_tables(), tokens(source), source, start)
+        if start == "start" and len(source.text) > PARALLEL_BYTES and hasattr(os, "fork"):
+            halves = _parse_halves(tables, source)
+            if halves is not None:
+                return halves
+        return _drive(tables, tokens(source), source, start)
     except GradError as err:
         raise err.located(source) from None
+
+
+def _split_point(text: str) -> int | None:
+    """A newline near the middle outside every bracket (counting brackets in comments too,
+    so a comment's bracket can only make us give up: then the file is parsed whole)."""
+    at = text.find("\n", len(text) // 2)
+    depth, counted = 0, 0
+    for _ in range(1000):
+        if at < 0:
+            return None
+        depth += (text.count("(", counted, at) + text.count("[", counted, at)
+                  - text.count(")", counted, at) - text.count("]", counted, at))
+        counted = at
+        if depth == 0:
+            return at + 1
+        at = text.find("\n", at + 1)
+    return None
+
+
+def _parse_halves(tables, source: Source):
+    """Parse the second half in a forked child while this process parses the first.
+
+    The child sends its statements back with marshal (plain tuples, strings and
+    numbers only).  Any surprise -- a bracket in a comment across the split, a
+    syntax error in either half, a failed fork -- returns None, and the caller
+    parses the whole file in this process, so errors are always reported as usual.
+    """
+    import marshal
+
+    cut = _split_point(source.text)
+    if cut is None:
+        return None
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: parse the second half, write it, leave at once
+        status = 0
+        try:
+            os.close(read_end)
+            data = marshal.dumps(_drive(tables, tokens(source, cut), source, "start"))
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+        except BaseException:
+            status = 1
+        os._exit(status)
+    os.close(write_end)
+    first = None
+    try:
+        first = _drive(tables, tokens(source, 0, cut), source, "start")
+    except GradError:
+        pass
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if first is None or status != 0:
+        return None
+    return first + marshal.loads(data)
 
 
 def read_source(path: str) -> Source:

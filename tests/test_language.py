@@ -157,3 +157,37 @@ def test_constant_sub_expressions_are_folded():
 def test_unicode_and_crlf_and_bom():
     program = build(Source("t", "\ufeffinput x = 1\r\ny = x*2\r\n".lstrip("\ufeff")))
     assert grads(program, bind(program))["x"] == 2
+
+
+def test_a_large_file_is_parsed_in_two_halves_the_same(monkeypatch):
+    from gradcli import syntax
+
+    lines = ["input h0 = 0.5", "input w = 0.9", "def f(a) = sin(a)*w"]
+    lines += [f"h{t} = f(h{t-1}) + sum([h{t-1},\n   1])  # (t = {t})" for t in range(1, 3001)]
+    source = Source("big.grad", "\n".join(lines) + "\nd(h3000)/d(w) = 1\n")
+    monkeypatch.setattr(syntax, "PARALLEL_BYTES", 1000)
+    assert syntax._split_point(source.text) is not None
+    halves = syntax.parse(source)
+    monkeypatch.setattr(syntax, "PARALLEL_BYTES", 10**9)
+    assert halves == syntax.parse(source)
+
+
+def test_brackets_in_comments_make_the_parser_take_the_whole_file(monkeypatch):
+    from gradcli import syntax
+
+    lines = ["input x = 1"] + [f"y{t} = x*{t}  # ( unbalanced" for t in range(2000)]
+    source = Source("big.grad", "\n".join(lines) + "\n")
+    assert syntax._split_point(source.text) is None
+    monkeypatch.setattr(syntax, "PARALLEL_BYTES", 1000)
+    assert len(syntax.parse(source)) == 2001
+
+
+def test_a_syntax_error_in_the_second_half_is_reported_as_usual(monkeypatch):
+    from gradcli import syntax
+
+    lines = ["input x = 1"] + [f"y{t} = x*{t}" for t in range(2000)] + ["z = x +* 2"]
+    source = Source("big.grad", "\n".join(lines) + "\n")
+    monkeypatch.setattr(syntax, "PARALLEL_BYTES", 1000)
+    with pytest.raises(GradError) as err:
+        syntax.parse(source)
+    assert err.value.render().startswith("big.grad:2002:8: error: unexpected '*'")
