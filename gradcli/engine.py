@@ -47,7 +47,8 @@ def local_partial(op: Op, k: int, ans, args):
     return p(ans, *args) if callable(p) else p
 
 
-def _vjp(op: Op, k, g, ans, args, params, nb):
+def vjp(op: Op, k, g, ans, args, params=(), nb=0):
+    """g's contribution to the adjoint of argument k of one op (shaped like that argument)."""
     if op.elementwise:
         shape = np.shape(args[k])
         if nb and len(args) > 1:
@@ -63,7 +64,8 @@ def _vjp(op: Op, k, g, ans, args, params, nb):
     return c
 
 
-def _jvp(op: Op, k, t, ans, args, params, nb):
+def jvp(op: Op, k, t, ans, args, params=(), nb=0):
+    """The contribution of argument k's tangent t to the op's tangent (shaped like the op)."""
     if op.elementwise:
         if nb and len(args) > 1:
             args = _align(args)
@@ -172,7 +174,7 @@ def _rule(op, k, params, vals, i, args):
         elif op.elementwise and same:
             rule = lambda g, ans, *a: g * p(ans, *a)  # noqa: E731
         else:
-            rule = lambda g, ans, *a: _vjp(op, k, g, ans, list(a), params, 0)  # noqa: E731
+            rule = lambda g, ans, *a: vjp(op, k, g, ans, list(a), params, 0)  # noqa: E731
         if not params:
             _SHARED_RULES[key] = rule
     return rule
@@ -226,7 +228,7 @@ def _shape_error(program, node, vals, err, nb):
                      hint="shapes " + ", ".join(shapes))
 
 
-def forward(program, point: dict, nb: int = 0, upto: int | None = None) -> list:
+def forward(program, point: dict, nb: int = 0) -> list:
     """Values of every node (and of the claims) at `point`: {input id: value}.
 
     With nb=1 the point's values carry a leading batch axis.
@@ -235,8 +237,7 @@ def forward(program, point: dict, nb: int = 0, upto: int | None = None) -> list:
     nodes = program.nodes
     vals: list = [None] * len(nodes)
     for i, value in p.consts:
-        vals[i] = value[None] if nb and isinstance(value, np.ndarray) else (
-            np.asarray(value).reshape(1) if nb else value)
+        vals[i] = np.asarray(value)[None] if nb else value
     for i in program.inputs:
         vals[i] = point[i]
     i = -1
@@ -260,7 +261,7 @@ def forward(program, point: dict, nb: int = 0, upto: int | None = None) -> list:
     return vals
 
 
-def first_bad(program, vals, ids=None) -> int | None:
+def first_bad(program, vals) -> int | None:
     """The first node (in order) whose value is NaN or infinite while its arguments are not."""
     with np.errstate(all="ignore"):
         for node in program.nodes[: program.n_main]:
@@ -326,7 +327,7 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None) -> li
                     continue
                 if argvals is None:
                     argvals = [vals[x] for x in args]
-                c = _vjp(op, k, g, vals[i], argvals, params, nb)
+                c = vjp(op, k, g, vals[i], argvals, params, nb)
                 adj[a] = c if adj[a] is None else adj[a] + c
     return adj
 
@@ -363,7 +364,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None) -
                     continue
                 if argvals is None:
                     argvals = [vals[x] for x in args]
-                c = _jvp(op, k, t, vals[i], argvals, params, nb)
+                c = jvp(op, k, t, vals[i], argvals, params, nb)
                 total = c if total is None else total + c
             tan[i] = total
     return tan

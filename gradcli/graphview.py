@@ -348,7 +348,7 @@ def local_jacobian(program: Program, vals, u: int, v: int):
         g = g[()] if not ushape else g
         acc = np.zeros(vshape)
         for k in slots:
-            acc = acc + np.asarray(engine._vjp(op, k, g, vals[u], argvals, node.params, 0), float)
+            acc = acc + np.asarray(engine.vjp(op, k, g, vals[u], argvals, node.params, 0), float)
         rows.append(acc)
     return np.stack(rows).reshape(ushape + vshape) if ushape else rows[0]
 
@@ -398,7 +398,7 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
                 e = gv.edges[ei]
                 if not e.differentiable or count[e.src] == 0:
                     continue
-                c = engine._vjp(node.op, e.slot, g, vals[nid], argvals, node.params, 0)
+                c = engine.vjp(node.op, e.slot, g, vals[nid], argvals, node.params, 0)
                 stack.append((e.src, c, (ei, link)))
     shape = np.shape(vals[x])
     shown = np.zeros(shape)
