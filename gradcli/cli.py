@@ -14,13 +14,25 @@ SEED = click.option("--seed", type=int, default=0, show_default=True,
                     help="Seed for randn/rand initialisers and random points.")
 
 
-def fail(err) -> None:
-    """Print a GradError as FILE:LINE:COL with a caret and exit 2."""
-    click.echo(err.render(), err=True)
-    sys.exit(err.status)
+# Commands in modules of their own, imported only when run (start-up time is a feature).
+LAZY = {"graph": "gradcli.graphcmd:graph", "check": "gradcli.checkcmd:check",
+        "grade": "gradcli.gradecmd:grade"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *LAZY])
+
+    def get_command(self, ctx, name):
+        if name in LAZY:
+            import importlib
+
+            module, attr = LAZY[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gradcli")
 def main():
     """Check gradients of .grad computational graphs and grade autodiff exercises."""
@@ -58,4 +70,3 @@ def eval_cmd(files, at, wrt, mode, seed, fmt):
             render.eval_text(r, con, show_file=len(files) > 1)
     sys.exit(status)
 
-from .graphcmd import graph as _graph; main.add_command(_graph)  # noqa: E402
