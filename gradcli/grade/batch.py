@@ -1,0 +1,219 @@
+"""Batched evaluation for grading: every sample point in one pass (nb=1), under limits.
+
+`forward` is the engine's batched loop with two guards an untrusted answer needs:
+no value beyond `Limits.max_elements` (checked from the arguments' shapes before
+numpy allocates) and a deadline.  Jacobians come from the engine's `tangents`
+and `backward`, one pass per element of the seed (one pass for scalars).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import engine
+from ..errors import GradError
+from ..ops import ShapeError
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 64 * 1024        # answer file size
+    max_depth: int = 64               # bracket nesting
+    max_nodes: int = 5_000            # graph nodes, claims included, after def expansion
+    max_elements: int = 1_000_000     # elements of one value (all sample points together)
+    max_total: int = 20_000_000       # elements of all values of one pass
+    time_limit: float = 5.0           # seconds per answer
+    max_passes: int = 1_000           # tangent/adjoint passes for one Jacobian (elements of the seed)
+
+
+class AnswerTimeout(Exception):
+    """The per-answer time limit ran out."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise AnswerTimeout after `seconds` (SIGALRM; only in the main thread on POSIX)."""
+    usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise AnswerTimeout()
+
+    old = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def out_size(op, args) -> int:
+    """An upper estimate of the elements op(*args) has (batch axis included), before computing it."""
+    shapes = [np.shape(a) for a in args]
+    batch = max((s[0] for s in shapes if s), default=1)
+    if op.elementwise:
+        try:
+            per = np.broadcast_shapes(*[s[1:] for s in shapes])
+        except ValueError:
+            # numpy aligns trailing axes; the engine pads a per-point scalar: either way bounded by
+            # the product of the sizes, which is what an outer-product broadcast gives.
+            per = (max(_size(s[1:]) for s in shapes),)
+        return batch * _size(per)
+    if op.name == "matmul" and len(shapes) == 2:
+        a, b = shapes[0][1:], shapes[1][1:]
+        rows = _size(a[:-1]) if len(a) >= 2 else 1
+        cols = b[-1] if len(b) >= 2 else 1
+        stack = max(_size(a[:-2]), _size(b[:-2]))
+        return batch * rows * int(cols) * stack
+    if op.name == "stack":
+        return sum(_size(s) for s in shapes)
+    return max((_size(s) for s in shapes), default=1)
+
+
+def too_big(program, node, n, limits: Limits) -> GradError:
+    text = program.source.text[node.start:node.end]
+    return GradError(f"`{text}` makes a value of {n:,} elements, more than the grader allows "
+                     f"({limits.max_elements:,} over all sample points)", program.source,
+                     node.start, node.end, hint="answers are small graphs; check the shapes")
+
+
+def forward(program, point: dict, limits: Limits | None = None, deadline: float | None = None) -> list:
+    """engine.forward(program, point, nb=1) with size and time guards."""
+    p = engine.plan(program)
+    nodes = program.nodes
+    vals: list = [None] * len(nodes)
+    for i, value in p.consts:
+        vals[i] = value[None] if isinstance(value, np.ndarray) else np.asarray(value).reshape(1)
+    for i in program.inputs:
+        vals[i] = point[i]
+    total = 0
+    with np.errstate(all="ignore"):
+        for i, op, args, params in p.steps:
+            argv = [vals[a] for a in args]
+            if limits is not None:
+                n = out_size(op, argv)
+                total += n
+                if n > limits.max_elements or total > limits.max_total:
+                    raise too_big(program, nodes[i], n, limits)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise AnswerTimeout()
+            try:
+                vals[i] = engine.apply_op(op, argv, params, 1)
+            except (ShapeError, ValueError, TypeError, IndexError) as err:
+                node = nodes[i]
+                text = program.source.text[node.start:node.end]
+                shapes = ", ".join(f"{nodes[a].name}: {np.shape(vals[a])[1:]}" for a in args)
+                raise GradError(f"shape mismatch in `{text}`: {str(err).splitlines()[0]}", program.source,
+                                node.start, node.end, hint=f"shapes {shapes}") from None
+    return vals
+
+
+def per_point(value, B: int) -> np.ndarray:
+    """A value as float (B,)+shape (constants carry a batch axis of 1)."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    return a if a.shape[0] == B else np.broadcast_to(a, (B,) + a.shape[1:])
+
+
+def _passes(program, nid, n, limits):
+    if limits is not None and n > limits.max_passes:
+        node = program.nodes[nid]
+        raise GradError(f"'{node.name}' has {n:,} elements: the grader differentiates w.r.t. and of "
+                        f"values of at most {limits.max_passes:,} elements", program.source,
+                        node.start, node.end)
+
+
+def tangent_jacobians(program, vals, x: int, B: int, stop: int | None = None, limits=None) -> list:
+    """d(w)/d(x) for every node w: (B,)+w.shape+x.shape, or None where w does not depend on x."""
+    xs = np.shape(vals[x])[1:]
+    n = _size(xs)
+    _passes(program, x, n, limits)
+    cols: list[list] = []
+    for j in range(n):
+        seed = np.zeros((B, n))
+        seed[:, j] = 1.0
+        cols.append(engine.tangents(program, vals, {x: seed.reshape((B,) + xs)}, nb=1, stop=stop))
+    out: list = [None] * len(program.nodes)
+    for w in range(len(program.nodes) if stop is None else stop + 1):
+        if cols[0][w] is None:
+            continue
+        ws = np.shape(vals[w])[1:]
+        parts = [np.broadcast_to(np.asarray(c[w], dtype=float), (B,) + ws) for c in cols]
+        out[w] = parts[0] if not xs else np.stack(parts, axis=-1).reshape((B,) + ws + xs)
+    return out
+
+
+def adjoint_jacobians(program, vals, o: int, B: int, limits=None) -> list:
+    """d(o)/d(w) for every node w: (B,)+o.shape+w.shape, or None where o does not depend on w."""
+    os_ = np.shape(vals[o])[1:]
+    m = _size(os_)
+    _passes(program, o, m, limits)
+    rows = []
+    for k in range(m):
+        seed = np.zeros((B, m))
+        seed[:, k] = 1.0
+        rows.append(engine.backward(program, vals, o, seed=seed.reshape((B,) + os_), nb=1))
+    out: list = [None] * len(program.nodes)
+    for w in range(o + 1):
+        if rows[0][w] is None or w == o:
+            continue
+        ws = np.shape(vals[w])[1:]
+        parts = [np.broadcast_to(np.asarray(r[w], dtype=float), (B,) + ws) for r in rows]
+        out[w] = parts[0] if not os_ else np.stack(parts, axis=1).reshape((B,) + os_ + ws)
+    out[o] = None
+    return out
+
+
+def local_jacobian(program, vals, u: int, v: int, B: int, limits=None):
+    """partial(u, v): elementwise ops give the local partial shaped like u; others u.shape+v.shape.
+
+    None when the edge is not differentiable (index's integer argument).
+    """
+    node = program.nodes[u]
+    op, args = node.op, node.args
+    ans = vals[u]
+    us = np.shape(ans)[1:]
+    total = None
+    argv = [vals[a] for a in args]
+    with np.errstate(all="ignore"):
+        for k, a in enumerate(args):
+            if a != v:
+                continue
+            if op.elementwise:
+                aligned = engine._align(argv) if len(argv) > 1 else argv
+                c = engine.local_partial(op, k, ans, aligned)
+                c = np.broadcast_to(np.asarray(c, dtype=float), np.shape(ans))
+            else:
+                rule = op.jvp_rule(k)
+                if rule is None:
+                    continue
+                vs = np.shape(vals[v])[1:]
+                n = _size(vs)
+                _passes(program, v, n, limits)
+                parts = []
+                for j in range(n):
+                    t = np.zeros((B, n))
+                    t[:, j] = 1.0
+                    r = rule(t.reshape((B,) + vs), ans, *argv, *node.params, nb=1)
+                    parts.append(np.broadcast_to(np.asarray(r, dtype=float), (B,) + us))
+                c = parts[0] if not vs else np.stack(parts, axis=-1).reshape((B,) + us + vs)
+            total = c if total is None else total + c
+    return None if total is None else per_point(total, B)

@@ -1,0 +1,345 @@
+"""An exercise folder: exercise.toml validated (errors point at the key), the problem, the reference.
+
+The reference is computed once per exercise: the sample points (the default point
+first, then `samples` seeded random points in the inputs' domains, redrawn where
+the reference is undefined), the problem's outputs there and the Jacobian of every
+output w.r.t. every input, all in one batched pass.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GradError, Source, did_you_mean
+from ..graph import Program, load
+from . import batch
+
+KINDS = ("derivative", "graph", "forward", "reverse", "edges")
+FORMS = ("formula", "number", "any")
+TOP_KEYS = {"title": str, "statement": str, "problem": str, "answer": str, "samples": int,
+            "seed": int, "rtol": float, "atol": float, "tasks": list}
+TASK_KEYS = {"kind": str, "of": list, "wrt": list, "form": str, "points": float}
+MAX_SAMPLES = 1000
+SOLUTION = "solution.grad"
+
+
+@dataclass
+class Task:
+    kind: str
+    of: list[str]
+    wrt: list[str]
+    form: str = "any"
+    points: float = 1.0
+
+
+@dataclass
+class Exercise:
+    id: str
+    folder: Path
+    title: str
+    statement: str
+    problem_file: str
+    answer_file: str
+    samples: int
+    seed: int
+    rtol: float
+    atol: float
+    tasks: list[Task]
+    program: Program | None = None
+    inputs: list[str] = field(default_factory=list)      # the problem's input names, in order
+    outputs: list[str] = field(default_factory=list)
+    points: dict[str, np.ndarray] = field(default_factory=dict)   # input name -> (B,)+shape
+    B: int = 1
+    values: dict[str, np.ndarray] = field(default_factory=dict)   # node name -> (B,)+shape
+    jac: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)   # (out, input) -> Jacobian
+    adjoints: dict[str, list] = field(default_factory=dict)      # out -> per problem node d(out)/d(node)
+    problem_vals: list | None = None                              # the problem's values, per node id
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.points for t in self.tasks), 4)
+
+    def describe_point(self, b: int, limit: int = 6) -> str:
+        """'the default point (x = 0.785398)' or 'random point 3 (x = 1.2, y = -0.5)'."""
+        where = "the default point" if b == 0 else f"random point {b}"
+        parts = []
+        for name in self.inputs:
+            v = self.points[name][b]
+            if np.size(v) > limit:
+                continue
+            parts.append(f"{name} = {fmt(v)}")
+        return where + (f" ({', '.join(parts)})" if parts else "")
+
+
+def fmt(value) -> str:
+    a = np.asarray(value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        a = np.where(np.abs(a) < 1e-12, 0.0, a)      # rounding noise such as 4.4e-16 reads as 0
+    if a.ndim == 0:
+        return f"{a.item():.6g}"
+    return np.array2string(a, formatter={"float_kind": lambda v: f"{v:.6g}"}, separator=", ",
+                           max_line_width=10_000, threshold=64).replace("\n", "")
+
+
+# ---------------------------------------------------------------- exercise.toml
+
+def _locate(text: str, key: str, task: int | None = None) -> int:
+    """Offset of `key =` in the file (inside the task-th [[tasks]] table when given)."""
+    start, end = 0, len(text)
+    if task is not None:
+        heads = [m.start() for m in re.finditer(r"(?m)^\s*\[\[\s*tasks\s*\]\]", text)]
+        if task < len(heads):
+            start = heads[task]
+            end = heads[task + 1] if task + 1 < len(heads) else len(text)
+        else:
+            m = re.search(r"(?m)^\s*tasks\s*=", text)
+            return m.start() if m else 0
+    m = re.compile(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*=").search(text, start, end)
+    if m:
+        return m.start() + len(m.group()) - len(m.group().lstrip())
+    return start
+
+
+class TomlFile:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise GradError(f"{path}: cannot read: {err}") from None
+        self.source = Source(str(path), text)
+        try:
+            self.data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            msg = str(err)
+            m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+            pos = 0
+            if m:
+                line, col = int(m.group(1)), int(m.group(2))
+                starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+                pos = starts[min(line, len(starts)) - 1] + col - 1
+                msg = msg[: m.start()].strip()
+            raise GradError(f"invalid TOML: {msg}", self.source, min(pos, len(text)),
+                            hint="see the exercise format in the README") from None
+
+    def error(self, message: str, key: str, task: int | None = None, hint: str | None = None):
+        pos = _locate(self.source.text, key, task)
+        end = pos + len(key)
+        return GradError(message, self.source, pos, end, hint)
+
+
+def _typed(toml: TomlFile, value, want, key: str, task: int | None):
+    if want is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if want is int and isinstance(value, bool):
+        raise toml.error(f"'{key}' must be a whole number, not {value!r}", key, task)
+    if not isinstance(value, want):
+        names = {str: "a string", int: "a whole number", float: "a number", list: "a list"}
+        raise toml.error(f"'{key}' must be {names[want]}, not {value!r}", key, task)
+    return value
+
+
+def _names(toml, value, key, task, allowed, what):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
+        raise toml.error(f"'{key}' must be a list of names, e.g. {key} = [\"{allowed[0]}\"]", key, task)
+    for v in value:
+        if v not in allowed:
+            raise toml.error(f"'{key}': '{v}' is not {what} of the problem", key, task,
+                             hint=did_you_mean(v, allowed) or f"{what}s: " + ", ".join(allowed))
+    return list(value)
+
+
+def load_exercise(folder: str | Path, seed: int | None = None, samples: int | None = None) -> Exercise:
+    """Read and validate an exercise folder; compute the reference. GradError (exit 2) if bad."""
+    folder = Path(folder)
+    toml = TomlFile(folder / "exercise.toml")
+    data = toml.data
+    for key in data:
+        if key not in TOP_KEYS:
+            raise toml.error(f"unknown key '{key}'", key,
+                             hint=did_you_mean(key, TOP_KEYS) or "keys: " + ", ".join(TOP_KEYS))
+    values = {k: _typed(toml, data[k], TOP_KEYS[k], k, None) for k in data}
+    if "tasks" not in values or not values["tasks"]:
+        raise GradError("exercise.toml has no [[tasks]]", toml.source, 0,
+                        hint='add a task: [[tasks]] kind = "derivative"')
+    n = values.get("samples", 8)
+    if not 0 <= n <= MAX_SAMPLES:
+        raise toml.error(f"'samples' must be between 0 and {MAX_SAMPLES}", "samples")
+    for k in ("rtol", "atol"):
+        if values.get(k, 0.0) < 0:
+            raise toml.error(f"'{k}' must not be negative", k)
+    ex = Exercise(id=folder.name, folder=folder, title=values.get("title", folder.name),
+                  statement=values.get("statement", ""), problem_file=values.get("problem", "problem.grad"),
+                  answer_file=values.get("answer", "answer.grad"),
+                  samples=n if samples is None else samples,
+                  seed=values.get("seed", 0) if seed is None else seed,
+                  rtol=values.get("rtol", 1e-6), atol=values.get("atol", 1e-9), tasks=[])
+    for key in ("problem", "answer"):
+        name = getattr(ex, f"{key}_file")
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise toml.error(f"'{key}' must be a file name inside the exercise folder", key)
+    problem_path = folder / ex.problem_file
+    if not problem_path.is_file():
+        raise toml.error(f"the problem file {problem_path} does not exist", "problem" if "problem" in data
+                         else "title")
+    ex.program = program = load(str(problem_path), ex.seed)
+    ex.inputs = [program.nodes[i].name for i in program.inputs]
+    ex.outputs = [program.nodes[i].name for i in program.outputs]
+    nodes = [n.name for n in program.nodes[: program.n_main]
+             if n.kind == "op" and not n.generated]
+    for i, raw in enumerate(values["tasks"]):
+        if not isinstance(raw, dict):
+            raise toml.error("each task is a table: [[tasks]] kind = ...", "tasks")
+        for key in raw:
+            if key not in TASK_KEYS:
+                raise toml.error(f"unknown task key '{key}'", key, i,
+                                 hint=did_you_mean(key, TASK_KEYS) or "task keys: " + ", ".join(TASK_KEYS))
+        if "kind" not in raw:
+            raise toml.error(f"task {i + 1} has no 'kind'", "kind", i, hint="kind = " + " | ".join(KINDS))
+        kind = _typed(toml, raw["kind"], str, "kind", i)
+        if kind not in KINDS:
+            raise toml.error(f"unknown task kind '{kind}'", "kind", i,
+                             hint=did_you_mean(kind, KINDS) or "kinds: " + ", ".join(KINDS))
+        form = _typed(toml, raw.get("form", "any"), str, "form", i)
+        if form not in FORMS:
+            raise toml.error(f"unknown form '{form}'", "form", i, hint="form = " + " | ".join(FORMS))
+        points = _typed(toml, raw.get("points", 1), float, "points", i)
+        if points < 0:
+            raise toml.error("'points' must not be negative", "points", i)
+        of = _names(toml, raw["of"], "of", i, ex.outputs + nodes, "an output") if "of" in raw else list(ex.outputs)
+        wrt = _names(toml, raw["wrt"], "wrt", i, ex.inputs, "an input") if "wrt" in raw else list(ex.inputs)
+        if kind in ("graph", "reverse"):
+            for name in of:
+                if name not in ex.outputs:
+                    raise toml.error(f"'of': '{name}' is not an output of the problem", "of", i)
+        ex.tasks.append(Task(kind, of, wrt, form, points))
+    _reference(ex)
+    return ex
+
+
+# ---------------------------------------------------------------- the reference
+
+def _fixed_inputs(program) -> set[int]:
+    """Inputs used only where no derivative flows (index's integer argument): held at the default."""
+    uses: dict[int, list[bool]] = {i: [] for i in program.inputs}
+    for node in program.nodes[: program.n_main]:
+        if node.kind != "op":
+            continue
+        for k, a in enumerate(node.args):
+            if a in uses:
+                diff = node.op.elementwise or node.op.jvp_rule(k) is not None
+                uses[a].append(diff)
+    return {i for i, u in uses.items() if u and not any(u)}
+
+
+def _draw(ex: Exercise, rng, count: int) -> dict[int, np.ndarray]:
+    program = ex.program
+    fixed = _fixed_inputs(program)
+    point = {}
+    for i in program.inputs:
+        default = np.asarray(program.defaults[i], dtype=float)
+        if i in fixed:
+            point[i] = np.broadcast_to(default, (count,) + default.shape).copy()
+            continue
+        if i in program.domains:
+            lo, hi = (np.asarray(v, dtype=float) for v in program.domains[i])
+        else:
+            lo, hi = default - 1.0, default + 1.0
+        u = rng.random((count,) + default.shape)
+        point[i] = lo + (hi - lo) * u
+    return point
+
+
+def _targets(ex: Exercise) -> list[int]:
+    """The problem's outputs and any other node a derivative task asks about."""
+    names = list(ex.outputs)
+    for t in ex.tasks:
+        if t.kind == "derivative":
+            names += [o for o in t.of if o not in names]
+    return [ex.program.names[n] for n in names]
+
+
+def _evaluate(ex: Exercise, point: dict, B: int):
+    program = ex.program
+    vals = batch.forward(program, point)
+    jac, adjoints = {}, {}
+    for o in _targets(ex):
+        adj = batch.adjoint_jacobians(program, vals, o, B)
+        adjoints[program.nodes[o].name] = adj
+        for x in program.inputs:
+            g = adj[x]
+            if g is None:
+                os_ = np.shape(vals[o])[1:]
+                g = np.zeros((B,) + os_ + np.shape(vals[x])[1:])
+            jac[(program.nodes[o].name, program.nodes[x].name)] = g
+    return vals, jac, adjoints
+
+
+def _finite_rows(arrays, B) -> np.ndarray:
+    ok = np.ones(B, dtype=bool)
+    for a in arrays:
+        a = batch.per_point(a, B)
+        ok &= np.isfinite(a.reshape(B, -1)).all(axis=1)
+    return ok
+
+
+def _reference(ex: Exercise) -> None:
+    program = ex.program
+    for i in program.inputs:
+        if i not in program.defaults:
+            node = program.nodes[i]
+            raise program.error(f"input '{node.name}' needs a default value: the grader checks "
+                                "every answer at the default point", node,
+                                hint=f"input {node.name} in (LO, HI) = VALUE")
+    rng = np.random.default_rng(ex.seed)
+    default = {i: np.asarray(program.defaults[i], dtype=float)[None] for i in program.inputs}
+    needed = [o for o in program.outputs]
+    vals, jac, _ = _evaluate(ex, default, 1)
+    if not _finite_rows([vals[o] for o in needed] + list(jac.values()), 1)[0]:
+        raise GradError(f"{program.source.name}: the problem's outputs or derivatives are not finite "
+                        "at the default point", hint="choose other default values")
+    rows = {i: [default[i]] for i in program.inputs}
+    have, rounds = 0, 0
+    while have < ex.samples and rounds < 20:
+        rounds += 1
+        want = ex.samples - have
+        count = max(2 * want, 8)
+        cand = _draw(ex, rng, count)
+        try:
+            vals, jac, _ = _evaluate(ex, cand, count)
+        except GradError:
+            continue
+        ok = np.flatnonzero(_finite_rows([vals[o] for o in needed] + list(jac.values()), count))[:want]
+        for i in program.inputs:
+            rows[i].append(cand[i][ok])
+        have += len(ok)
+    point = {i: np.concatenate(rows[i], axis=0) for i in program.inputs}
+    ex.B = B = 1 + have
+    vals, jac, adjoints = _evaluate(ex, point, B)
+    ex.points = {program.nodes[i].name: point[i] for i in program.inputs}
+    ex.values = {n.name: batch.per_point(vals[n.id], B) for n in program.nodes[: program.n_main]
+                 if n.kind != "const" and not n.generated}
+    ex.jac = jac
+    ex.adjoints = adjoints
+    ex.problem_vals = vals
+
+
+def find_exercises(root: str | Path) -> list[Path]:
+    """Exercise folders: root itself if it has exercise.toml, else its sub-folders that do (sorted)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise GradError(f"{root}: not a directory")
+    if (root / "exercise.toml").is_file():
+        return [root]
+    found = sorted(p.parent for p in root.glob("*/exercise.toml"))
+    if not found:
+        raise GradError(f"{root}: no exercise.toml in it or in its sub-folders",
+                        hint="an exercise is a folder with exercise.toml and problem.grad")
+    return found

@@ -1,0 +1,240 @@
+"""Gradebooks to text: a rich table, JSON, JUnit XML, Gradescope results.json, CSV, Markdown.
+
+Renderers only; nothing here grades.  Every output is deterministic (no times,
+no absolute paths added, sorted input), so the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from .report import ExerciseResult, Gradebook
+
+MARKDOWN_LIMIT = 1024 * 1024 - 4096     # GitHub's job summary takes up to 1 MiB
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def num(x: float):
+    """A score for JSON: an int when whole."""
+    x = round(float(x), 4)
+    return int(x) if x == int(x) else x
+
+
+def clean(text: str) -> str:
+    """No control characters (an answer's text may hold any): XML 1.0 and terminals take the rest."""
+    return _XML_BAD.sub("?", text)
+
+
+# ---------------------------------------------------------------- JSON
+
+def exercise_json(e: ExerciseResult) -> dict:
+    return {"id": e.id, "title": e.title, "score": num(e.score), "max_score": num(e.max_score),
+            "passed": e.passed, "answer": e.answer, "error": e.error,
+            "tasks": [{"kind": t.kind, "score": num(t.score), "max_score": num(t.max_score),
+                       "items": [{"name": i.name, "passed": i.passed, "feedback": i.feedback,
+                                  "note": i.note} for i in t.items]} for t in e.tasks]}
+
+
+def to_json(book: Gradebook) -> str:
+    if book.single:
+        s = book.students[0]
+        data = {"score": num(s.score), "max_score": num(s.max_score), "passed": s.passed,
+                "exercises": [exercise_json(e) for e in s.exercises]}
+    else:
+        n = max(1, len(book.students))
+        data = {"score": num(sum(s.score for s in book.students) / n), "max_score": num(book.max_score),
+                "students_count": len(book.students),
+                "exercises": [{"id": i, "title": t, "max_score": num(m),
+                               "score": num(sum(s.exercises[k].score for s in book.students) / n)}
+                              for k, (i, t, m) in enumerate(book.exercises)],
+                "students": [{"id": s.id, "score": num(s.score), "max_score": num(s.max_score),
+                              "passed": s.passed, "exercises": [exercise_json(e) for e in s.exercises]}
+                             for s in book.students]}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- Gradescope
+
+def gradescope(book: Gradebook) -> str:
+    """Gradescope's results.json for one student: a test per task, the feedback in its output."""
+    s = book.students[0]
+    tests = []
+    for e in s.exercises:
+        for t in e.tasks:
+            failed = [i.feedback for i in t.items if not i.passed]
+            passed = len(t.items) - len(failed)
+            out = f"{passed} of {len(t.items)} item(s) right"
+            if failed:
+                out += "\n\n" + "\n\n".join(failed)
+            tests.append({"name": f"{e.id}: {t.kind}", "score": num(t.score), "max_score": num(t.max_score),
+                          "status": "passed" if t.passed else "failed", "output": out})
+    data = {"score": num(s.score), "max_score": num(s.max_score),
+            "output": f"{num(s.score)} / {num(s.max_score)} points", "tests": tests}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- JUnit
+
+def junit(book: Gradebook) -> str:
+    """One testsuite per (student,) exercise, one testcase per item, feedback in <failure>."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name="gradcli grade")
+    total = failures = 0
+    for s in book.students:
+        for e in s.exercises:
+            prefix = "" if book.single else f"{s.id}/"
+            suite = ET.SubElement(root, "testsuite", name=clean(prefix + e.id))
+            n = f = 0
+            for t in e.tasks:
+                for i in t.items:
+                    n += 1
+                    case = ET.SubElement(suite, "testcase", classname=clean(f"{prefix}{e.id}.{t.kind}"),
+                                         name=clean(i.name), time="0")
+                    if not i.passed:
+                        f += 1
+                        first = i.feedback.splitlines()[0] if i.feedback else "failed"
+                        fail = ET.SubElement(case, "failure", message=clean(first),
+                                             type=i.note or "wrong")
+                        fail.text = clean(i.feedback)
+            suite.set("tests", str(n))
+            suite.set("failures", str(f))
+            suite.set("errors", "0")
+            suite.set("skipped", "0")
+            suite.set("time", "0")
+            total += n
+            failures += f
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# ---------------------------------------------------------------- CSV
+
+def to_csv(book: Gradebook) -> str:
+    """A row per student, a column per exercise, a total."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["student"] + [i for i, _, _ in book.exercises] + ["total"])
+    for s in book.students:
+        w.writerow([s.id] + [num(e.score) for e in s.exercises] + [num(s.score)])
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- Markdown
+
+def _cell(text: str) -> str:
+    return clean(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _details(lines: list[str], prefix: str, e: ExerciseResult) -> None:
+    failed = [(t, i) for t in e.tasks for i in t.items if not i.passed]
+    if not failed:
+        return
+    lines.append(f"\n### {prefix}{e.id}: {num(e.score)} / {num(e.max_score)}\n")
+    if e.error:
+        lines += ["```", clean(e.error), "```"]
+        return
+    for t, i in failed:
+        note = f" _({i.note})_" if i.note else ""
+        lines.append(f"- **{t.kind}** `{_cell(i.name)}`{note}")
+        lines += ["  ```", *("  " + clean(x) for x in i.feedback.splitlines()), "  ```"]
+
+
+def markdown(book: Gradebook) -> str:
+    """A report for a CI job summary ($GITHUB_STEP_SUMMARY), kept under 1 MiB."""
+    lines: list[str] = []
+    ok = "✅" if book.passed else "❌"
+    if book.single:
+        s = book.students[0]
+        lines += [f"## {ok} gradcli grade: {num(s.score)} / {num(s.max_score)}", "",
+                  "| exercise | title | score | max |", "|---|---|---:|---:|"]
+        for e in s.exercises:
+            mark = "✅" if e.passed else "❌"
+            lines.append(f"| {mark} {e.id} | {_cell(e.title)} | {num(e.score)} | {num(e.max_score)} |")
+        for e in s.exercises:
+            _details(lines, "", e)
+    else:
+        n = len(book.students)
+        mean = sum(s.score for s in book.students) / max(1, n)
+        lines += [f"## {ok} gradcli grade: {n} students, mean {num(mean)} / {num(book.max_score)}", "",
+                  "| student | " + " | ".join(_cell(i) for i, _, _ in book.exercises) + " | total |",
+                  "|---|" + "---:|" * (len(book.exercises) + 1)]
+        for s in book.students:
+            lines.append(f"| {_cell(s.id)} | " + " | ".join(str(num(e.score)) for e in s.exercises)
+                         + f" | {num(s.score)} |")
+        for s in book.students:
+            for e in s.exercises:
+                _details(lines, f"{s.id}/", e)
+    text, size = [], 0
+    for line in lines:
+        size += len(line.encode("utf-8")) + 1
+        if size > MARKDOWN_LIMIT:
+            text.append("\n_… the rest is cut to keep the summary under 1 MiB; see the JSON or JUnit report._")
+            break
+        text.append(line)
+    return "\n".join(text) + "\n"
+
+
+# ---------------------------------------------------------------- the table
+
+def table(book: Gradebook, con, verbose: bool = True) -> None:
+    """Rich tables for people: per task for one student, a student × exercise grid for a class."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if book.single:
+        s = book.students[0]
+        t = Table(title=f"score {num(s.score)} / {num(s.max_score)}", title_justify="left",
+                  header_style="bold")
+        for col, just in (("exercise", "left"), ("task", "left"), ("items", "right"), ("score", "right")):
+            t.add_column(col, justify=just)
+        for e in s.exercises:
+            for k, task in enumerate(e.tasks):
+                right = sum(1 for i in task.items if i.passed)
+                style = "green" if task.passed else "red"
+                t.add_row(e.id if k == 0 else "", task.kind, f"{right}/{len(task.items)}",
+                          Text(f"{num(task.score)} / {num(task.max_score)}", style=style))
+        con.print(t)
+        if verbose:
+            for e in s.exercises:
+                _print_failures(con, e, "")
+        return
+    t = Table(title=f"{len(book.students)} students", title_justify="left", header_style="bold")
+    t.add_column("student")
+    for i, _, m in book.exercises:
+        t.add_column(f"{i}\n/{num(m)}", justify="right")
+    t.add_column(f"total\n/{num(book.max_score)}", justify="right")
+    for s in book.students:
+        cells = [Text(str(num(e.score)), style="green" if e.passed else ("red" if e.error else ""))
+                 for e in s.exercises]
+        t.add_row(clean(s.id), *cells, Text(str(num(s.score)), style="bold"))
+    con.print(t)
+    broken = [(s, e) for s in book.students for e in s.exercises if e.error]
+    for s, e in broken[:20]:
+        con.print(Text(f"{s.id}/{e.id}: ", style="red") + Text(clean(e.error.splitlines()[0])))
+    if len(broken) > 20:
+        con.print(f"… and {len(broken) - 20} more answers that could not be graded")
+
+
+def _print_failures(con, e: ExerciseResult, prefix: str) -> None:
+    from rich.text import Text
+
+    failed = [(t, i) for t in e.tasks for i in t.items if not i.passed]
+    if not failed:
+        return
+    con.print(Text(f"\n{prefix}{e.id} ({clean(e.title)})", style="bold"))
+    if e.error:
+        con.print(Text(clean(e.error)))
+        return
+    for t, i in failed:
+        con.print(Text("  ✗ ", style="red") + Text(f"{t.kind}: ", style="bold")
+                  + Text(clean(i.feedback).replace("\n", "\n    ")))
+
+
+FORMATS = {"json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}

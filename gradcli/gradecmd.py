@@ -1,0 +1,151 @@
+"""`gradcli grade DIR`: thin; options to the grade package, a gradebook to a renderer."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import click
+
+FORMATS = ["table", "json", "junit", "gradescope", "csv", "markdown"]
+
+
+def _min_score(text: str | None, max_score: float) -> float | None:
+    if text is None:
+        return None
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100.0 * max_score
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: a number of points or a percentage such as 80%",
+                                 param_hint="--min-score") from None
+
+
+@click.command("grade")
+@click.argument("directory", type=click.Path())
+@click.option("--answers", type=click.Path(), metavar="PATH",
+              help="One student's answers: a folder (ID/answer.grad or ID.grad per exercise), or a "
+                   ".grad file for a single exercise. Default: each exercise's own answer file.")
+@click.option("--submissions", type=click.Path(), metavar="DIR",
+              help="Grade a class: one folder per student inside DIR, into one gradebook.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report here, not to stdout.")
+@click.option("--seed", type=int, default=None, help="Seed for the random points (default: each exercise's).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes for --submissions (0: one per CPU).")
+@click.option("--min-score", metavar="S", help="Exit 1 only when a score is below S (points, or a percentage "
+              "like 80%) instead of whenever an item fails.")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds per answer.")
+@click.option("--self-test", is_flag=True, help="Check the exercises: each solution.grad scores full marks, "
+              "each answer template zero without an error.")
+@click.option("--progress/--no-progress", default=None, help="A progress bar (default: on a terminal, for "
+              "long runs).")
+def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, self_test, progress):
+    """Grade answers to the exercises in DIRECTORY (SPEC section 3)."""
+    from .errors import GradError
+    from .grade import formats, runner
+    from .grade.batch import Limits
+
+    if answers and submissions:
+        raise click.UsageError("give --answers or --submissions, not both")
+    if fmt == "gradescope" and submissions:
+        raise click.UsageError("--format gradescope reports on one student; use --answers, not --submissions")
+    limits = Limits(time_limit=time_limit)
+    try:
+        exercises = runner.load_all(directory, seed)
+    except GradError as err:
+        click.echo(err.render(), err=True)
+        sys.exit(err.status)
+    if self_test:
+        sys.exit(_self_test(exercises, limits, fmt))
+    if submissions:
+        try:
+            jobs_list = runner.students_in(submissions)
+        except GradError as err:
+            click.echo(err.render(), err=True)
+            sys.exit(2)
+        single = False
+    else:
+        if answers and not Path(answers).exists():
+            raise click.BadParameter(f"{answers} does not exist", param_hint="--answers")
+        if answers and Path(answers).is_file() and len(exercises) > 1:
+            raise click.BadParameter("a single .grad file answers a single exercise; give a folder",
+                                     param_hint="--answers")
+        name = Path(answers).name if answers else "answer"
+        jobs_list = [(name, Path(answers) if answers else None)]
+        single = True
+    workers = jobs or runner.default_workers()
+    show = progress if progress is not None else (sys.stderr.isatty() and len(jobs_list) * len(exercises) >= 50)
+    results = _run(exercises, jobs_list, limits, workers, seed, show)
+    book = runner.gradebook(exercises, results, single)
+    threshold = _min_score(min_score, book.max_score)
+    if fmt == "table":
+        from .render import console
+
+        if output:
+            from rich.console import Console
+
+            buf = io.StringIO()
+            formats.table(book, Console(file=buf, no_color=True, width=120, highlight=False))
+            text = buf.getvalue()
+        else:
+            formats.table(book, console())
+            text = None
+    else:
+        text = formats.FORMATS[fmt](book)
+    if text is not None:
+        if output:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as err:
+                click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
+                sys.exit(2)
+        else:
+            click.echo(text, nl=False)
+    if threshold is not None:
+        sys.exit(1 if any(s.score < threshold - 1e-9 for s in book.students) else 0)
+    sys.exit(0 if book.passed else 1)
+
+
+def _run(exercises, jobs_list, limits, workers, seed, show):
+    from .grade import runner
+
+    if not show:
+        return runner.grade_many(exercises, jobs_list, limits, workers, seed)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .render import console
+
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("grading", total=len(jobs_list))
+        return runner.grade_many(exercises, jobs_list, limits, workers, seed,
+                                 progress=lambda n: bar.advance(task, n))
+
+
+def _self_test(exercises, limits, fmt) -> int:
+    from .grade import runner
+
+    rows = runner.self_test(exercises, limits)
+    bad = [r for r in rows if not r[2]]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"passed": not bad, "checks": [
+            {"exercise": e, "file": f, "passed": ok, "message": m} for e, f, ok, m in rows]}, indent=2))
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        from .render import console
+
+        t = Table(title="self-test", title_justify="left", header_style="bold")
+        for col in ("exercise", "file", "", "result"):
+            t.add_column(col)
+        for e, f, ok, m in rows:
+            t.add_row(e, f, Text("ok" if ok else "FAIL", style="green" if ok else "red"), m)
+        console().print(t)
+    return 1 if bad else 0

@@ -1,0 +1,433 @@
+"""`gradcli grade` (issue 5): exercises, task kinds, answer notes, formats, untrusted answers, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcli.cli import main
+from gradcli.errors import GradError
+from gradcli.grade import formats, notes, runner
+from gradcli.grade.batch import Limits
+from gradcli.grade.exercise import load_exercise
+from gradcli.grade.tasks import grade_file
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT / "tests" / "fixtures" / "grade"
+EX = FIX / "ex" / "lnsin"
+ANS = FIX / "answers"
+MORE = FIX / "more"
+PY = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return load_exercise(EX)
+
+
+def items(result):
+    return {(t.kind, i.name): i for t in result.tasks for i in t.items}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def copy_exercise(tmp_path, src=EX, name="lnsin") -> Path:
+    dst = tmp_path / "exercises" / name
+    shutil.copytree(src, dst)
+    return dst
+
+
+# ---------------------------------------------------------------- reference and tasks
+
+def test_solution_full_marks_template_zero(ex):
+    sol = grade_file(ex, EX / "solution.grad")
+    assert sol.error is None and sol.score == sol.max_score == 7 and sol.passed
+    kinds = [t.kind for t in sol.tasks]
+    assert kinds == ["derivative", "graph", "forward", "reverse", "edges"]
+    got = items(sol)
+    assert ("forward", "d(c)/d(x)") in got and ("reverse", "d(f)/d(x)") in got
+    assert ("edges", "partial(c, b)") in got and ("reverse", "d(f)/d(a)") in got
+    tpl = grade_file(ex, EX / "answer.grad")
+    assert tpl.error is None and tpl.score == 0
+    assert all(not i.passed for i in items(tpl).values())
+
+
+def test_points_default_first_then_seeded_random_in_domain(ex):
+    xs = ex.points["x"]
+    assert ex.B == 1 + ex.samples and xs[0] == pytest.approx(np.pi / 4)
+    assert np.all((xs[1:] > 0.1) & (xs[1:] < 1.4))
+    again = load_exercise(EX)
+    assert np.array_equal(again.points["x"], xs)
+    assert not np.array_equal(load_exercise(EX, seed=99).points["x"], xs)
+
+
+def test_undefined_reference_points_are_redrawn():
+    ex = load_exercise(MORE / "sqrt")
+    xs = ex.points["x"]
+    assert ex.B == 11 and np.all(xs > 0)         # domain (-1, 1); sqrt is undefined below 0
+
+
+def test_derivative_number_and_formula_forms(ex, tmp_path):
+    number = grade_file(ex, ANS / "number.grad")
+    item = items(number)[("derivative", "d(f)/d(x)")]
+    assert not item.passed and item.note == notes.NUMBER
+    assert "a number where a formula was asked" in item.feedback
+    # form = number: checked only at the default point; a formula is accepted there too
+    ex_n = load_exercise(MORE / "numbers")
+    r = grade_file(ex_n, MORE / "numbers" / "solution.grad")
+    assert r.score == 1
+    wrong = write(tmp_path / "n.grad", "d(f)/d(x) = 2 + cos(1)\nd(f)/d(y) = 2\n")
+    r = grade_file(ex_n, wrong)
+    got = items(r)
+    assert got[("derivative", "d(f)/d(x)")].passed and not got[("derivative", "d(f)/d(y)")].passed
+    assert "the default point (x = 1, y = 2): expected 1, given 2" in got[("derivative", "d(f)/d(y)")].feedback
+
+
+def test_number_with_form_any_is_checked_at_default_point_only(tmp_path):
+    folder = copy_exercise(tmp_path)
+    toml = folder / "exercise.toml"
+    toml.write_text(toml.read_text().replace('form = "formula"\n', ""))
+    ex = load_exercise(folder)
+    # cot(x) - tan(x) is 0 at the default point pi/4: the number 0 passes there
+    r = grade_file(ex, write(tmp_path / "a.grad", "d(f)/d(x) = 0\n"))
+    assert items(r)[("derivative", "d(f)/d(x)")].passed
+
+
+def test_graph_task_values_and_one_op_per_node(ex, tmp_path):
+    r = grade_file(ex, ANS / "number.grad")     # f = log(sin(x)*cos(x)) on one line
+    got = items(r)
+    assert got[("graph", "value of f")].passed
+    structure = got[("graph", "one primitive op per node")]
+    assert not structure.passed and structure.note == notes.STRUCTURE
+    assert "line 1: `sin(x)`" in structure.feedback
+    wrong = write(tmp_path / "w.grad", "a = sin(x)\nb = cos(x)\nc = a + b\nf = log(c)\n")
+    item = items(grade_file(ex, wrong))[("graph", "value of f")]
+    assert not item.passed and "expected" in item.feedback and "given" in item.feedback
+
+
+def test_forward_reverse_edges_on_the_students_own_names(ex):
+    r = grade_file(ex, ANS / "renamed.grad")
+    assert r.error is None
+    assert r.score == r.max_score, [i.feedback for i in items(r).values() if not i.passed]
+    assert ("forward", "d(prod)/d(x)") in items(r) and ("edges", "partial(prod, s1)") in items(r)
+
+
+def test_answer_notes(ex):
+    got = items(grade_file(ex, ANS / "mistakes.grad"))
+    assert got[("derivative", "d(f)/d(x)")].note == notes.INNER
+    assert "multiply by" in got[("derivative", "d(f)/d(x)")].feedback
+    assert got[("forward", "d(a)/d(x)")].note == notes.SWAPPED
+    assert got[("reverse", "d(f)/d(a)")].note == notes.SWAPPED
+    assert got[("forward", "d(b)/d(x)")].note == notes.SIGN
+    assert got[("forward", "d(c)/d(x)")].note == notes.INNER
+    assert "partial(c, a) alone" in got[("forward", "d(c)/d(x)")].feedback
+    fb = got[("forward", "d(b)/d(x)")].feedback
+    assert "at the default point (x = 0.785398): expected -0.707107, given 0.707107" in fb
+    assert got[("edges", "partial(c, a)")].passed
+
+
+def test_domain_differs_overflow_and_nan(ex, tmp_path):
+    got = items(grade_file(ex, ANS / "domain.grad"))
+    item = got[("derivative", "d(f)/d(x)")]
+    assert not item.passed and item.note == notes.DOMAIN and "the domains differ" in item.feedback
+    assert got[("graph", "value of f")].passed
+    bad = write(tmp_path / "nan.grad", "a = sin(x); b = cos(x); c = a*b; f = log(c)\n"
+                "d(a)/d(x) = exp(1000*x)\nd(b)/d(x) = 0/0\nd(f)/d(c) = 1e308*1e308\n")
+    got = items(grade_file(ex, bad))
+    for key in (("forward", "d(a)/d(x)"), ("forward", "d(b)/d(x)"), ("reverse", "d(f)/d(c)")):
+        assert not got[key].passed and got[key].note == notes.DOMAIN
+
+
+def test_a_graph_undefined_everywhere_checks_nothing_vacuously(ex, tmp_path):
+    text = "a = -1 - square(x)\ng = sqrt(a)\nf = 2*g\nd(a)/d(x) = -2*x\nd(g)/d(x) = 7\n"
+    got = items(grade_file(ex, write(tmp_path / "u.grad", text)))
+    assert got[("forward", "d(a)/d(x)")].passed
+    item = got[("forward", "d(g)/d(x)")]
+    assert not item.passed and item.note == notes.DOMAIN and "undefined at every point" in item.feedback
+    assert not got[("graph", "value of f")].passed
+
+
+def test_names_swapped_and_claim_errors(ex, tmp_path):
+    text = "a = sin(x); b = cos(x); c = a*b; f = log(c)\nd(x)/d(f) = 1\nd(a)/d(x) = nope(x)\n"
+    got = items(grade_file(ex, write(tmp_path / "s.grad", text)))
+    assert got[("derivative", "d(f)/d(x)")].note == notes.NAMES
+    err = got[("forward", "d(a)/d(x)")]
+    assert err.note == notes.ERROR and ":3:13: error: unknown function 'nope'" in err.feedback
+
+
+def test_matrix_exercise_and_tensor_edges(tmp_path):
+    ex = load_exercise(MORE / "matrix")
+    assert grade_file(ex, MORE / "matrix" / "solution.grad").score == 4
+    text = (MORE / "matrix" / "solution.grad").read_text().replace("d(f)/d(v) = W.T @ (2*u)", "d(f)/d(v) = 2*u")
+    got = items(grade_file(ex, write(tmp_path / "m.grad", text)))
+    assert got[("derivative", "d(f)/d(W)")].passed
+    assert not got[("derivative", "d(f)/d(v)")].passed
+    text = "u = W @ v\nd(f)/d(W) = transpose([v]) @ [2*u]\nd(f)/d(v) = W.T @ u\n"
+    got = items(grade_file(ex, write(tmp_path / "m1.grad", text)))
+    assert got[("derivative", "d(f)/d(W)")].note == notes.TRANSPOSED
+    assert got[("derivative", "d(f)/d(v)")].note == notes.FACTOR
+    assert "0.5 times the expected value" in got[("derivative", "d(f)/d(v)")].feedback
+    text = "u = W @ v\ns = square(u)\nf = sum(s)\nd(f)/d(W) = 1\n"
+    item = items(grade_file(ex, write(tmp_path / "m2.grad", text)))[("derivative", "d(f)/d(W)")]
+    assert item.note == notes.SHAPE and "expected a 2×2 matrix, given a number" in item.feedback
+
+
+# ---------------------------------------------------------------- untrusted answers
+
+ADVERSARIAL = {
+    "huge": "a = sin(x)\n" + "# padding\n" * 10_000,
+    "deep": "f = " + "(" * 300 + "x" + ")" * 300 + "\n",
+    "import": "f = __import__('os').system('touch PWNED')\n",
+    "import_call": "f = __import__(x)\nd(f)/d(x) = eval(x)\n",
+    "dunder_names": "__class__ = sin(x)\nf = log(__class__)\nd(f)/d(x) = __builtins__\n",
+    "exponential": "def f0(a) = a*a\n" + "".join(f"def f{i}(a) = f{i - 1}(a) + f{i - 1}(a)\n"
+                                             for i in range(1, 40)) + "f = f39(x)\n",
+    "big_tensor": "const A = ones(3000, 1)\nconst B = ones(1, 3000)\nf = sum(A*B*x)\n",
+    "big_output": "const A = ones(100, 1)\nconst B = ones(1, 100)\nf = (A*x)*(B*x)\n",
+    "long_minus": "f = " + "-" * 20_000 + "x\n",
+    "shape": "f = [x, x] @ [1, 2, 3]\n",
+    "recursive": "def g(a) = g(a)\nf = g(x)\n",
+    "redeclare": "x = 3\nf = x\n",
+    "unknown_input": "input z = 1\nf = x*z\n",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_answers_fail_with_feedback(ex, tmp_path, name):
+    path = write(tmp_path / f"{name}.grad", ADVERSARIAL[name])
+    r = grade_file(ex, path)
+    assert r.score < r.max_score
+    assert all(i.feedback for t in r.tasks for i in t.items if not i.passed)
+    assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+    if name not in ("empty", "big_output", "dunder_names"):
+        assert r.error, name
+
+
+def test_binary_garbage_and_bad_encoding(ex, tmp_path):
+    raw = tmp_path / "garbage.grad"
+    raw.write_bytes(bytes(range(256)) * 40)
+    r = grade_file(ex, raw)
+    assert r.score == 0 and "binary" in r.error
+    latin = tmp_path / "latin.grad"
+    latin.write_bytes(b"f = x \xe9\n")
+    assert "not UTF-8" in grade_file(ex, latin).error
+    ctrl = write(tmp_path / "ctrl.grad", "f = x \x01\n")
+    r = grade_file(ex, ctrl)
+    assert "unexpected character" in r.error
+    book = runner.gradebook([ex], [runner.grade_student([ex], "s", ctrl, Limits())], True)
+    ET.fromstring(formats.junit(book))          # control characters never reach the XML
+
+
+def test_parse_error_points_at_the_answer_line(ex, tmp_path):
+    path = write(tmp_path / "p.grad", "a = sin(x)\nb = cos(x\n")
+    r = grade_file(ex, path)
+    assert r.score == 0 and f"{path}:2:" in r.error and "\n2 | b = cos(x\n" in r.error
+
+
+def test_time_limit(ex):
+    r = grade_file(ex, EX / "solution.grad", Limits(time_limit=1e-5))
+    assert r.score == 0 and "longer than" in r.error
+
+
+# ---------------------------------------------------------------- exercise validation (exit 2)
+
+@pytest.mark.parametrize("edit, message, line", [
+    (('seed = 3', 'sed = 3'), "unknown key 'sed'", 4),
+    (('kind = "graph"', 'kind = "grpah"'), "unknown task kind 'grpah'", 16),
+    (('wrt = ["x"]', 'wrt = ["y"]'), "'wrt': 'y' is not an input", 11),
+    (('form = "formula"', 'form = "formulas"'), "unknown form", 12),
+    (('samples = 6', 'samples = "six"'), "'samples' must be a whole number", 3),
+    (('points = 2\n\n[[tasks]]\nkind = "graph"', 'points = 2\n\n[[tasks]]\nkin = "graph"'),
+     "unknown task key 'kin'", 16),
+    (('rtol = 1e-6', 'rtol = = 1'), "invalid TOML", 5),
+])
+def test_bad_exercise_toml_points_at_the_key(tmp_path, edit, message, line):
+    folder = copy_exercise(tmp_path)
+    toml = folder / "exercise.toml"
+    text = toml.read_text()
+    assert edit[0] in text
+    toml.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(GradError) as err:
+        load_exercise(folder)
+    rendered = err.value.render()
+    assert message in rendered and f"exercise.toml:{line}:" in rendered, rendered
+
+
+def test_bad_problem_is_exit_2_and_bad_answer_is_exit_1(tmp_path):
+    folder = copy_exercise(tmp_path)
+    cli = CliRunner()
+    res = cli.invoke(main, ["grade", str(folder), "--answers", str(ANS / "mistakes.grad")])
+    assert res.exit_code == 1
+    res = cli.invoke(main, ["grade", str(folder), "--answers", str(unparsable(tmp_path))])
+    assert res.exit_code == 1
+    (folder / "problem.grad").write_text("input x = 1\nf = sin(x\n")
+    res = cli.invoke(main, ["grade", str(folder)])
+    assert res.exit_code == 2 and "problem.grad:2:" in res.output
+    assert "Traceback" not in res.output
+
+
+def unparsable(tmp_path):
+    return write(tmp_path / "unparsable.grad", "f = = x\n")
+
+
+# ---------------------------------------------------------------- formats
+
+@pytest.fixture(scope="module")
+def book(ex):
+    r = runner.grade_student([ex], "alice", ANS / "mistakes.grad", Limits())
+    return runner.gradebook([ex], [r], True)
+
+
+def test_json_keys(book):
+    data = json.loads(formats.to_json(book))
+    assert data["score"] == 3.5 and data["max_score"] == 7
+    e = data["exercises"][0]
+    assert {"id", "score", "max_score", "tasks"} <= set(e) and e["id"] == "lnsin"
+    t = e["tasks"][0]
+    assert {"kind", "score", "max_score", "items"} <= set(t)
+    assert {"name", "passed", "feedback"} <= set(t["items"][0])
+
+
+def test_gradescope_keys(book):
+    data = json.loads(formats.gradescope(book))
+    assert data["score"] == 3.5 and data["max_score"] == 7
+    assert len(data["tests"]) == 5
+    for test in data["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output"}
+        assert test["status"] in ("passed", "failed")
+    forward = next(t for t in data["tests"] if t["name"] == "lnsin: forward")
+    assert forward["status"] == "failed" and "sign error" in forward["output"]
+
+
+def test_junit_one_testcase_per_item(book):
+    root = ET.fromstring(formats.junit(book))
+    cases = root.findall(".//testcase")
+    n_items = sum(len(t.items) for t in book.students[0].exercises[0].tasks)
+    assert len(cases) == n_items == int(root.get("tests"))
+    failures = [c for c in cases if c.find("failure") is not None]
+    assert len(failures) == int(root.get("failures")) == 7
+    sign = next(c for c in cases if c.get("name") == "d(b)/d(x)")
+    assert "sign error" in sign.find("failure").text and sign.get("classname") == "lnsin.forward"
+
+
+def test_csv_and_markdown(ex, book):
+    rows = list(csv.reader(io.StringIO(formats.to_csv(book))))
+    assert rows == [["student", "lnsin", "total"], ["alice", "3.5", "3.5"]]
+    md = formats.markdown(book)
+    assert md.startswith("## ❌ gradcli grade: 3.5 / 7") and "| ❌ lnsin |" in md and "sign error" in md
+    many = runner.gradebook([ex], book.students * 3000, False)
+    big = formats.markdown(many)
+    assert len(big.encode()) < 1024 * 1024 and "cut to keep the summary under 1 MiB" in big
+
+
+def test_table(book):
+    from rich.console import Console
+
+    buf = io.StringIO()
+    formats.table(book, Console(file=buf, width=120, no_color=True))
+    out = buf.getvalue()
+    assert "score 3.5 / 7" in out and "forward" in out and "sign error" in out
+
+
+# ---------------------------------------------------------------- a class
+
+def make_class(tmp_path, n=12) -> Path:
+    subs = tmp_path / "subs"
+    for k in range(n):
+        src = [EX / "solution.grad", ANS / "mistakes.grad", EX / "answer.grad"][k % 3]
+        write(subs / f"s{k:02d}" / "lnsin" / "answer.grad", src.read_text())
+    (subs / "s05" / "lnsin" / "answer.grad").write_bytes(b"\x00\xff garbage")
+    shutil.rmtree(subs / "s07" / "lnsin")                         # no answer at all
+    write(subs / "s08" / "lnsin.grad", (EX / "solution.grad").read_text())   # STUDENT/ID.grad
+    shutil.rmtree(subs / "s08" / "lnsin")
+    return subs
+
+
+def test_class_with_broken_submissions(ex, tmp_path):
+    subs = make_class(tmp_path)
+    folder = copy_exercise(tmp_path)
+    res = CliRunner().invoke(main, ["grade", str(folder), "--submissions", str(subs), "--format", "csv"])
+    assert res.exit_code == 1, res.output
+    rows = list(csv.DictReader(io.StringIO(res.output)))
+    assert [r["student"] for r in rows] == [f"s{k:02d}" for k in range(12)]
+    scores = {r["student"]: float(r["total"]) for r in rows}
+    assert scores["s00"] == 7 and scores["s01"] == 3.5 and scores["s02"] == 0
+    assert scores["s05"] == 0 and scores["s07"] == 0 and scores["s08"] == 7
+    res = CliRunner().invoke(main, ["grade", str(folder), "--submissions", str(subs), "--format", "json"])
+    data = json.loads(res.output)
+    s07 = next(s for s in data["students"] if s["id"] == "s07")
+    assert "no answer found" in s07["exercises"][0]["error"]
+
+
+def test_jobs_and_seed_give_identical_reports(tmp_path):
+    subs = make_class(tmp_path)
+    folder = copy_exercise(tmp_path)
+    outs = []
+    for jobs in ("1", "2", "2"):
+        out = tmp_path / f"gb{len(outs)}.json"
+        res = CliRunner().invoke(main, ["grade", str(folder), "--submissions", str(subs), "--jobs", jobs,
+                                        "--format", "json", "--output", str(out), "--seed", "7"])
+        assert res.exit_code == 1
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_min_score_and_exit_codes(tmp_path):
+    folder = copy_exercise(tmp_path)
+    cli = CliRunner()
+    mistakes = ["--answers", str(ANS / "mistakes.grad")]
+    assert cli.invoke(main, ["grade", str(folder), "--answers", str(EX / "solution.grad")]).exit_code == 0
+    assert cli.invoke(main, ["grade", str(folder)] + mistakes).exit_code == 1
+    assert cli.invoke(main, ["grade", str(folder), "--min-score", "3"] + mistakes).exit_code == 0
+    assert cli.invoke(main, ["grade", str(folder), "--min-score", "50%"] + mistakes).exit_code == 0
+    assert cli.invoke(main, ["grade", str(folder), "--min-score", "51%"] + mistakes).exit_code == 1
+    assert cli.invoke(main, ["grade", str(folder), "--min-score", "lots"] + mistakes).exit_code == 2
+    assert cli.invoke(main, ["grade", str(tmp_path / "nowhere")]).exit_code == 2
+    res = cli.invoke(main, ["grade", str(folder), "--submissions", str(tmp_path), "--format", "gradescope"])
+    assert res.exit_code == 2
+
+
+def test_self_test(tmp_path):
+    res = CliRunner().invoke(main, ["grade", "--self-test", str(FIX / "ex")])
+    assert res.exit_code == 0 and "FAIL" not in res.output
+    folder = copy_exercise(tmp_path)
+    write(folder / "answer.grad", "a = sin(x)\nd(a)/d(x) = cos(x)\nd(f)/d(x) = sin(x\n")
+    res = CliRunner().invoke(main, ["grade", "--self-test", str(folder)])
+    assert res.exit_code == 1 and "FAIL" in res.output
+
+
+@pytest.mark.skipif(not any((ROOT / "exercises").glob("*/exercise.toml")), reason="no shipped exercises")
+def test_self_test_shipped_exercises():
+    res = CliRunner().invoke(main, ["grade", "--self-test", str(ROOT / "exercises"), "--format", "json"])
+    data = json.loads(res.output)
+    assert res.exit_code == 0, [c for c in data["checks"] if not c["passed"]]
+
+
+def test_subprocess_junit_and_markdown(tmp_path):
+    folder = copy_exercise(tmp_path)
+    junit = tmp_path / "report.xml"
+    done = subprocess.run([PY, "-m", "gradcli", "grade", str(folder), "--answers", str(ANS / "mistakes.grad"),
+                           "--format", "junit", "--output", str(junit)], check=False, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr == ""
+    assert ET.parse(junit).getroot().get("failures") == "7"
+    done = subprocess.run([PY, "-m", "gradcli", "grade", str(folder), "--format", "markdown"],
+                          check=False, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout.startswith("## ❌ gradcli grade: 0 / 7")
+    done = subprocess.run([PY, "-m", "gradcli", "grade", str(folder), "--answers", str(EX / "solution.grad")],
+                          check=False, capture_output=True, text=True, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and "score 7 / 7" in done.stdout and "\x1b[" not in done.stdout
