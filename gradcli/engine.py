@@ -135,9 +135,9 @@ class Plan:
             shared: dict = {}
             for i, op, args, params in reversed(self.steps):
                 if scalar and not params:
-                    rules = shared.get(op.name)
+                    rules = shared.get(id(op))
                     if rules is None:
-                        rules = shared[op.name] = [_rule(op, k, params, vals, i, args)
+                        rules = shared[id(op)] = [_rule(op, k, params, vals, i, args)
                                                    for k in range(len(args))]
                     rules = [r if live[a] else None for r, a in zip(rules, args)]
                 else:
@@ -165,18 +165,19 @@ def _rule(op, k, params, vals, i, args):
     Rules are shared between nodes of the same op: building them is a dict lookup.
     """
     same = getattr(vals[args[k]], "shape", ()) == getattr(vals[i], "shape", ())
-    key = (op.name, k, same)
-    rule = _SHARED_RULES.get(key)
-    if rule is None or params:
-        p = op.partials[k] if op.elementwise else None
-        if op.elementwise and same and not callable(p):
-            rule = ONE if p == 1 else NEG if p == -1 else (lambda g, ans, *a: g * p)
-        elif op.elementwise and same:
-            rule = lambda g, ans, *a: g * p(ans, *a)  # noqa: E731
-        else:
-            rule = lambda g, ans, *a: vjp(op, k, g, ans, list(a), params, 0)  # noqa: E731
-        if not params:
-            _SHARED_RULES[key] = rule
+    key = (id(op), k, same)
+    held = _SHARED_RULES.get(key)
+    if held is not None and not params:
+        return held[1]
+    p = op.partials[k] if op.elementwise else None
+    if op.elementwise and same and not callable(p):
+        rule = ONE if p == 1 else NEG if p == -1 else (lambda g, ans, *a: g * p)
+    elif op.elementwise and same:
+        rule = lambda g, ans, *a: g * p(ans, *a)  # noqa: E731
+    else:
+        rule = lambda g, ans, *a: vjp(op, k, g, ans, list(a), params, 0)  # noqa: E731
+    if not params:
+        _SHARED_RULES[key] = (op, rule)  # the op is held, so its id is never reused
     return rule
 
 
@@ -228,10 +229,11 @@ def _shape_error(program, node, vals, err, nb):
                      hint="shapes " + ", ".join(shapes))
 
 
-def forward(program, point: dict, nb: int = 0) -> list:
+def forward(program, point: dict, nb: int = 0, guard=None) -> list:
     """Values of every node (and of the claims) at `point`: {input id: value}.
 
-    With nb=1 the point's values carry a leading batch axis.
+    With nb=1 the point's values carry a leading batch axis, and `guard(i, op,
+    argvals)`, if given, is called before each op (the grader's size and time limits).
     """
     p = plan(program)
     nodes = program.nodes
@@ -253,7 +255,10 @@ def forward(program, point: dict, nb: int = 0) -> list:
                         vals[i] = f(*[vals[x] for x in a])
             else:
                 for i, op, args, params in p.steps:
-                    vals[i] = apply_op(op, [vals[a] for a in args], params, nb)
+                    argvals = [vals[a] for a in args]
+                    if guard is not None:
+                        guard(i, op, argvals)
+                    vals[i] = apply_op(op, argvals, params, nb)
         except (ShapeError, ValueError, TypeError, IndexError) as err:
             if i < 0:
                 raise

@@ -96,33 +96,20 @@ def too_big(program, node, n, limits: Limits) -> GradError:
 
 def forward(program, point: dict, limits: Limits | None = None, deadline: float | None = None) -> list:
     """engine.forward(program, point, nb=1) with size and time guards."""
-    p = engine.plan(program)
-    nodes = program.nodes
-    vals: list = [None] * len(nodes)
-    for i, value in p.consts:
-        vals[i] = value[None] if isinstance(value, np.ndarray) else np.asarray(value).reshape(1)
-    for i in program.inputs:
-        vals[i] = point[i]
+    if limits is None:
+        return engine.forward(program, point, nb=1)
     total = 0
-    with np.errstate(all="ignore"):
-        for i, op, args, params in p.steps:
-            argv = [vals[a] for a in args]
-            if limits is not None:
-                n = out_size(op, argv)
-                total += n
-                if n > limits.max_elements or total > limits.max_total:
-                    raise too_big(program, nodes[i], n, limits)
-                if deadline is not None and time.monotonic() > deadline:
-                    raise AnswerTimeout()
-            try:
-                vals[i] = engine.apply_op(op, argv, params, 1)
-            except (ShapeError, ValueError, TypeError, IndexError) as err:
-                node = nodes[i]
-                text = program.source.text[node.start:node.end]
-                shapes = ", ".join(f"{nodes[a].name}: {np.shape(vals[a])[1:]}" for a in args)
-                raise GradError(f"shape mismatch in `{text}`: {str(err).splitlines()[0]}", program.source,
-                                node.start, node.end, hint=f"shapes {shapes}") from None
-    return vals
+
+    def guard(i, op, argvals):
+        nonlocal total
+        n = out_size(op, argvals)
+        total += n
+        if n > limits.max_elements or total > limits.max_total:
+            raise too_big(program, program.nodes[i], n, limits)
+        if deadline is not None and time.monotonic() > deadline:
+            raise AnswerTimeout()
+
+    return engine.forward(program, point, nb=1, guard=guard)
 
 
 def per_point(value, B: int) -> np.ndarray:
