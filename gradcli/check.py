@@ -1,0 +1,585 @@
+"""`check`: reverse mode vs forward mode vs finite differences vs the file's claims.
+
+Data in (a program, a point, options), a `CheckReport` out; nothing here prints.
+
+For each point (the default or `--at` point, then `--random N` points drawn from
+the inputs' domains) the checker compares, entry by entry:
+
+* every output against every input: the reverse-mode Jacobian, the forward-mode
+  Jacobian and finite differences (`fd.py`), or with `--fast` one random
+  directional derivative uᵀJw per output (reverse: one backward pass seeded
+  with u; forward: one tangent pass along w; FD: a central difference along w);
+* every claim `d(u)/d(v)`: the same three, computed on the program with v cut
+  loose (made an input, so everything downstream of it is recomputed), against
+  the claimed value;
+* every claim `partial(u, v)`: the local partial on the edge (for elementwise
+  ops `engine.local_partial`, compared element by element; for other ops the
+  Jacobian of u w.r.t. v with u's other arguments cut loose).
+
+Verdicts (worst first): `engine_bug` (reverse and forward disagree),
+`ad_fd_mismatch` (both modes agree, finite differences do not, beyond the
+tolerance *and* the FD error estimate), `claim_wrong` (AD and FD agree, the claim
+does not), `kink` (within the FD step of a max/min/abs/relu kink or tie: the
+one-sided differences disagree; not a mismatch), `undefined`, `ok`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import engine, fd
+from .errors import GradError
+from .graph import Node, Program, bind, load
+
+RTOL = 1e-6
+ATOL = 1e-9
+FAST_THRESHOLD = 1000        # more input elements than this: --fast by default
+RICHARDSON_MAX = 100         # full check with at most this many elements: Richardson by default
+DEFAULT_DOMAIN = (-2.0, 2.0)  # random points for inputs declared without `in (LO, HI)`
+RANDOM = 4                   # --random default
+REDRAW_ROUNDS = 10           # candidates are drawn in rounds; give up after this many
+
+SEVERITY = {"engine_bug": 5, "ad_fd_mismatch": 4, "claim_wrong": 3, "kink": 2, "undefined": 1, "ok": 0}
+MISMATCH = ("engine_bug", "ad_fd_mismatch", "claim_wrong")
+
+
+@dataclass
+class Row:
+    point: int                   # index into CheckReport.points
+    output: str
+    input: str
+    index: list | None           # index into the Jacobian (output.shape + input.shape); None: uᵀJw
+    kind: str                    # gradient | claim | directional
+    reverse: float
+    forward: float
+    fd: float                    # nan where no finite difference could be formed or at a kink
+    fd_error: float
+    claim: float | None = None
+    claim_text: str | None = None
+    location: str | None = None  # FILE:LINE of the claim
+    abs_error: float = 0.0
+    rel_error: float = 0.0
+    excess: float = 0.0          # abs_error / (atol + rtol*|reference|): > 1 beyond tolerance
+    verdict: str = "ok"
+    left: float | None = None    # one-sided differences at a kink
+    right: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Point:
+    label: str                   # "default", "--at", "random 1", ...
+    values: dict                 # input name -> value
+
+
+@dataclass
+class CheckReport:
+    file: str
+    mode: str                    # "full" or "fast"
+    method: str                  # richardson | central | forward
+    rtol: float
+    atol: float
+    elements: int                # input elements at the point
+    points: list[Point] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    random_requested: int = 0
+
+    @property
+    def status(self) -> int:
+        return 1 if any(r.verdict in MISMATCH for r in self.rows) else 0
+
+    def counts(self) -> dict:
+        out = {k: 0 for k in SEVERITY}
+        for r in self.rows:
+            out[r.verdict] += 1
+        return out
+
+    def sorted_rows(self) -> list[Row]:
+        return sorted(self.rows, key=lambda r: (-SEVERITY[r.verdict], -_nan0(r.excess), r.point))
+
+
+def _nan0(x):
+    return 0.0 if x is None or not np.isfinite(x) else x
+
+
+# ---------------------------------------------------------------- programs
+
+def cut(program: Program, ids) -> Program:
+    """The program with the nodes `ids` made inputs: d(u)/d(v) treats v as independent."""
+    ids = [i for i in ids if program.nodes[i].kind == "op"]
+    if not ids:
+        return program
+    nodes = list(program.nodes)
+    for i in ids:
+        n = nodes[i]
+        nodes[i] = Node(n.id, n.name, "input", start=n.start, end=n.end)
+    return Program(program.source, nodes, program.n_main, program.names, program.inputs + ids,
+                   program.outputs, program.defaults, program.domains, program.claims)
+
+
+def ancestors(program: Program, u: int) -> np.ndarray:
+    """Which nodes u depends on (itself included)."""
+    seen = np.zeros(len(program.nodes), dtype=bool)
+    seen[u] = True
+    for i in range(u, -1, -1):
+        if seen[i]:
+            for a in program.nodes[i].args:
+                seen[a] = True
+    return seen
+
+
+def kink_nodes(program: Program, u: int) -> list[int]:
+    anc = ancestors(program, u)
+    return [n.id for n in program.nodes[: u + 1]
+            if anc[n.id] and n.kind == "op" and n.op.kink is not None]
+
+
+def max_step(program, vals, tan, kinks) -> float:
+    """The largest step t along the tangent direction that cannot reach a kink (linearised, halved)."""
+    best = np.inf
+    with np.errstate(all="ignore"):
+        for i in kinks:
+            node = program.nodes[i]
+            args = [vals[a] for a in node.args]
+            ts = [tan[a] for a in node.args]
+            if all(t is None for t in ts):
+                continue
+            dist = np.asarray(node.op.kink(*args), dtype=float)
+            if node.op.elementwise:
+                rate = sum(np.abs(t) for t in ts if t is not None)
+                rate = np.broadcast_to(rate, np.broadcast_shapes(np.shape(rate), dist.shape))
+                dist = np.broadcast_to(dist, rate.shape)
+            else:
+                rate = 2 * max(float(np.max(np.abs(t))) for t in ts if t is not None)
+            hit = np.asarray(rate) > 0
+            if np.any(hit):
+                best = min(best, float(np.min(np.where(hit, dist / np.where(hit, rate, 1), np.inf))))
+    return best / 2
+
+
+# ---------------------------------------------------------------- batched evaluation
+
+class Flat:
+    """Pack the wrt inputs of a point into one flat vector and back."""
+
+    def __init__(self, point: dict, wrt: list[int]):
+        self.point, self.wrt = point, wrt
+        self.shapes = [np.shape(point[x]) for x in wrt]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.n = int(self.offsets[-1])
+
+    def pack(self, values: dict) -> np.ndarray:
+        return np.concatenate([np.ravel(np.asarray(values[x], dtype=float)) for x in self.wrt]) \
+            if self.wrt else np.zeros(0)
+
+    def unpack(self, flat) -> dict:
+        return {x: flat[self.offsets[k]:self.offsets[k + 1]].reshape(self.shapes[k])
+                for k, x in enumerate(self.wrt)}
+
+    def batch(self, X) -> dict:
+        B = X.shape[0]
+        pt = {i: np.broadcast_to(np.asarray(v, dtype=float), (B,) + np.shape(v))
+              for i, v in self.point.items()}
+        for k, x in enumerate(self.wrt):
+            pt[x] = X[:, self.offsets[k]:self.offsets[k + 1]].reshape((B,) + self.shapes[k])
+        return pt
+
+
+def upto(program: Program, u: int) -> Program:
+    """The program cut short after node u: evaluating it computes nothing u does not need
+    (nodes after u, claims included, are dropped)."""
+    cache = program.__dict__.setdefault("_check_upto", {})
+    if u not in cache:
+        cache[u] = Program(program.source, program.nodes[: u + 1], min(program.n_main, u + 1), {},
+                           [i for i in program.inputs if i <= u], [u])
+    return cache[u]
+
+
+def batch_fn(program, flat: Flat, u: int, uvec=None):
+    """f(X) for fd: the value of node u (flattened, or its inner product with uvec) at a batch."""
+    program = upto(program, u)
+
+    def f(X):
+        B = X.shape[0]
+        if B == 1:      # one point: the engine's single-point path, a batch axis added after
+            pt = {i: np.asarray(v, dtype=float) for i, v in flat.point.items()}
+            pt.update({x: v[()] if v.ndim == 0 else v for x, v in flat.unpack(X[0]).items()})
+            y = np.asarray(engine.forward(program, pt)[u], dtype=float)[None]
+        else:
+            vals = engine.forward(program, flat.batch(X), nb=1)
+            y = np.asarray(vals[u], dtype=float)
+            y = np.broadcast_to(y, (B,) + y.shape[1:])
+        if uvec is not None:
+            return np.tensordot(y, uvec, axes=uvec.ndim).reshape(B, 1) if uvec.ndim else (y * uvec).reshape(B, 1)
+        return y.reshape(B, -1)
+    return f
+
+
+def point_cost(vals) -> int:
+    return sum(int(np.size(v)) for v in vals if v is not None)
+
+
+# ---------------------------------------------------------------- blocks
+
+@dataclass
+class Block:
+    """Comparisons for one (output, input) pair: arrays (m, n) of Jacobian entries."""
+
+    output: str
+    input: str
+    kind: str
+    oshape: tuple
+    ishape: tuple
+    rev: np.ndarray
+    fwd: np.ndarray
+    fdv: np.ndarray
+    err: np.ndarray
+    kink: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    claims: list = field(default_factory=list)     # (Claim, values (m, n))
+    directional: bool = False
+    elementwise: bool = False                      # partial claim of an elementwise op: n == 1
+
+
+class Checker:
+    def __init__(self, program: Program, mode: str, method: str, rtol: float, atol: float,
+                 rng: np.random.Generator):
+        self.program, self.mode, self.method = program, mode, method
+        self.rtol, self.atol, self.rng = rtol, atol, rng
+        self._cuts: dict = {}
+
+    def name(self, i):
+        return self.program.nodes[i].name
+
+    def cut(self, ids):
+        key = tuple(sorted(ids))
+        if key not in self._cuts:
+            self._cuts[key] = cut(self.program, key)
+        return self._cuts[key]
+
+    # ------------------------------------------------------------ a point
+    def blocks(self, point: dict, vals: list) -> list[Block]:
+        program = self.program
+        inputs = list(program.inputs)
+        attached = {}
+        extra = []
+        for c in program.claims:
+            if (c.kind == "total" and c.u in program.outputs and c.v in program.inputs
+                    and self.mode == "full"):
+                attached.setdefault((c.u, c.v), []).append(c)
+            else:
+                extra.append(c)
+        out = []
+        for o in program.outputs:
+            if self.mode == "fast":
+                out.append(self.fast(program, point, vals, o, inputs, []))
+            else:
+                out.extend(self.full(program, point, vals, o, inputs, attached))
+        groups: dict = {}
+        for c in extra:
+            groups.setdefault((c.kind, c.u, c.v), []).append(c)
+        for (kind, u, v), claims in groups.items():
+            if kind == "total":
+                prog = self.cut([v])
+                pt = dict(point)
+                pt[v] = vals[v]
+                if self.mode == "fast":
+                    out.append(self.fast(prog, pt, vals, u, [v], claims))
+                else:
+                    out.extend(self.full(prog, pt, vals, u, [v], {(u, v): claims}))
+            else:
+                out.append(self.partial(point, vals, u, v, claims))
+        return out
+
+    def claim_values(self, claim, vals, shape):
+        value = np.asarray(vals[claim.node], dtype=float)
+        try:
+            return np.broadcast_to(value, shape)
+        except ValueError:
+            text = claim.text(self.program)
+            raise self.program.error(
+                f"{text} has shape {value.shape}, but the derivative has shape {shape}",
+                (claim.start, claim.end),
+                hint="d(u)/d(v) has shape u.shape + v.shape (for a scalar u, the shape of v)") from None
+
+    # ------------------------------------------------------------ full Jacobians
+    def full(self, prog, point, vals, u, wrt, claims: dict) -> list[Block]:
+        uval = np.asarray(vals[u], dtype=float)
+        m = max(uval.size, 1)
+        rev = engine.jacobian(prog, vals, u, wrt, "reverse")
+        flat = Flat(point, wrt)
+        x0 = flat.pack(point)
+        scale = np.maximum(np.abs(x0), 1.0)
+        kinks = kink_nodes(prog, u)
+        fwd = np.zeros((m, flat.n))
+        max_t = np.full(flat.n, np.inf)
+        col = 0
+        for k, x in enumerate(wrt):
+            shape = flat.shapes[k]
+            for j in range(flat.sizes[k]):
+                seed = np.zeros(shape)
+                seed.flat[j] = 1.0
+                tan = engine.tangents(prog, vals, {x: seed[()] if not shape else seed}, stop=u)
+                t = tan[u]
+                if t is not None:
+                    fwd[:, col] = np.broadcast_to(np.asarray(t, dtype=float), uval.shape).ravel()
+                if kinks:
+                    max_t[col] = max_step(prog, vals, tan, kinks) / scale[col]
+                col += 1
+        dirs = fd.Coordinates(np.arange(flat.n), scale)
+        r = fd.directional(batch_fn(prog, flat, u), x0, dirs, self.method, max_t if kinks else None,
+                           self.rtol, self.atol, cost=point_cost(vals), f0=uval.reshape(-1))
+        blocks = []
+        for k, x in enumerate(wrt):
+            sl = slice(flat.offsets[k], flat.offsets[k + 1])
+            sc = scale[sl][:, None]
+            shape = flat.shapes[k]
+            n = flat.sizes[k]
+            R = np.asarray(rev[x], dtype=float).reshape(m, n)
+            cl = [(c, self.claim_values(c, vals, uval.shape + shape).reshape(m, n))
+                  for c in claims.get((u, x), [])]
+            blocks.append(Block(
+                self.name(u), self.name(x), "gradient", uval.shape, shape, R, fwd[:, sl],
+                (r.value[sl] / sc).T, (r.error[sl] / sc).T, r.kink[sl].T,
+                (r.left[sl] / sc).T, (r.right[sl] / sc).T, cl))
+        return blocks
+
+    # ------------------------------------------------------------ --fast
+    def fast(self, prog, point, vals, u, wrt, claims) -> Block:
+        uval = np.asarray(vals[u], dtype=float)
+        uvec = self.rng.standard_normal(uval.shape) if uval.ndim else np.float64(1.0)
+        flat = Flat(point, wrt)
+        x0 = flat.pack(point)
+        w = self.rng.standard_normal(flat.n) * np.maximum(np.abs(x0), 1.0)
+        wd = flat.unpack(w)
+        adj = engine.backward(prog, vals, u, seed=uvec if uval.ndim else None, wrt=wrt)
+        rev = sum(float(np.vdot(np.broadcast_to(adj[x], np.shape(wd[x])), wd[x]))
+                  for x in wrt if adj[x] is not None)
+        tan = engine.tangents(prog, vals, {x: (wd[x][()] if not np.shape(wd[x]) else wd[x]) for x in wrt},
+                              stop=u)
+        t = tan[u]
+        fwd = 0.0 if t is None else float(np.vdot(np.broadcast_to(t, uval.shape), uvec))
+        kinks = kink_nodes(prog, u)
+        max_t = max_step(prog, vals, tan, kinks) if kinks else None
+        f0 = np.array([float(np.vdot(np.broadcast_to(uval, np.shape(uvec)), uvec))])
+        r = fd.directional(batch_fn(prog, flat, u, np.asarray(uvec)), x0, w[None, :], self.method,
+                           max_t, self.rtol, self.atol, cost=point_cost(vals), f0=f0)
+        cl = []
+        for c in claims:
+            C = self.claim_values(c, vals, uval.shape + flat.shapes[0])
+            Cw = np.tensordot(C, wd[wrt[0]], axes=len(flat.shapes[0])) if flat.shapes[0] else C * wd[wrt[0]]
+            cl.append((c, np.array([[float(np.vdot(np.broadcast_to(Cw, uval.shape), uvec))]])))
+        label = ", ".join(self.name(x) for x in wrt)
+        one = lambda v: np.array([[v]], dtype=float)  # noqa: E731
+        return Block(self.name(u), label, "directional", uval.shape, (), one(rev), one(fwd),
+                     r.value.reshape(1, 1), r.error.reshape(1, 1), r.kink.reshape(1, 1),
+                     r.left.reshape(1, 1), r.right.reshape(1, 1), cl, directional=True)
+
+    # ------------------------------------------------------------ partial(u, v)
+    def partial(self, point, vals, u, v, claims) -> Block:
+        node = self.program.nodes[u]
+        op = node.op
+        args = list(node.args)
+        prog = self.cut(args)
+        pt = dict(point)
+        for a in args:
+            if self.program.nodes[a].kind == "op":
+                pt[a] = vals[a]
+        if not op.elementwise:
+            if self.mode == "fast":
+                return self.fast(prog, pt, vals, u, [v], claims)
+            return self.full(prog, pt, vals, u, [v], {(u, v): claims})[0]
+        # Elementwise: the local partial, element by element of u.
+        uval = np.asarray(vals[u], dtype=float)
+        argvals = [vals[a] for a in args]
+        rev = np.zeros(uval.shape)
+        with np.errstate(all="ignore"):
+            for k, a in enumerate(args):
+                if a == v:
+                    rev = rev + np.broadcast_to(engine.local_partial(op, k, vals[u], argvals), uval.shape)
+        vshape = np.shape(vals[v])
+        flat = Flat(pt, [v])
+        x0 = flat.pack(pt)
+        s = np.maximum(np.abs(x0), 1.0)
+        tan = engine.tangents(prog, vals, {v: np.ones(vshape) if vshape else 1.0})
+        fwd = np.zeros(uval.shape) if tan[u] is None else np.broadcast_to(tan[u], uval.shape)
+        stan = engine.tangents(prog, vals, {v: s.reshape(vshape) if vshape else s[0]})
+        kinks = kink_nodes(prog, u)
+        max_t = max_step(prog, vals, stan, kinks) if kinks else None
+        r = fd.directional(batch_fn(prog, flat, u), x0, s[None, :], self.method, max_t,
+                           self.rtol, self.atol, cost=point_cost(vals), f0=uval.reshape(-1))
+        sb = np.broadcast_to(s.reshape(vshape), uval.shape).reshape(-1, 1) if vshape else s[0]
+        m = max(uval.size, 1)
+        col = lambda a: np.asarray(a, dtype=float).reshape(m, 1)  # noqa: E731
+        cl = [(c, col(self.claim_values(c, vals, uval.shape))) for c in claims]
+        return Block(self.name(u), self.name(v), "partial", uval.shape, (), col(rev), col(fwd),
+                     r.value.reshape(m, 1) / sb, r.error.reshape(m, 1) / sb, r.kink.reshape(m, 1),
+                     r.left.reshape(m, 1) / sb, r.right.reshape(m, 1) / sb, cl, elementwise=True)
+
+    # ------------------------------------------------------------ verdicts
+    def rows(self, block: Block, point_index: int) -> list[Row]:
+        out = []
+        for claim, C in block.claims or [(None, None)]:
+            out.extend(self._rows(block, point_index, claim, C))
+        return out
+
+    def _rows(self, b: Block, p: int, claim, C) -> list[Row]:
+        rtol, atol = self.rtol, self.atol
+        rev, fwd, fdv, err = b.rev, b.fwd, b.fdv, b.err
+        with np.errstate(all="ignore"):
+            fr, ff = np.isfinite(rev), np.isfinite(fwd)
+            fin = fr & ff
+            modes_bad = (fin & ~np.isclose(fwd, rev, rtol, atol)) | (fr ^ ff)
+            has_fd = np.isfinite(fdv) & ~b.kink
+            d_fd = np.abs(rev - fdv)
+            fd_bad = fin & has_fd & ~np.isclose(rev, fdv, rtol, atol) & ~(d_fd <= err)
+            d_modes = np.where(fin, np.abs(fwd - rev), 0.0)
+            absd = np.maximum(d_modes, np.where(fin & has_fd, d_fd, 0.0))
+            if C is not None:
+                cf = np.isfinite(C)
+                claim_bad = fin & ~b.kink & (~cf | ~np.isclose(C, rev, rtol, atol))
+                claim_fd = has_fd & cf & (np.isclose(C, fdv, rtol, atol) | (np.abs(C - fdv) <= err))
+                absd = np.maximum(absd, np.where(fin & cf, np.abs(C - rev), np.where(fin, np.inf, 0.0)))
+            else:
+                claim_bad = np.zeros(rev.shape, dtype=bool)
+                claim_fd = claim_bad
+            undefined = ~fin
+            ref = np.abs(np.where(fr, rev, fwd))
+            rel = np.where(absd == 0, 0.0, absd / ref)
+            excess = absd / (atol + rtol * ref)
+        verdict = np.full(rev.shape, "ok", dtype=object)
+        verdict[undefined] = "undefined"
+        verdict[b.kink & ~modes_bad] = "kink"
+        verdict[claim_bad & ~b.kink] = "claim_wrong"
+        verdict[fd_bad] = "ad_fd_mismatch"
+        verdict[modes_bad] = "engine_bug"
+        location = text = None
+        if claim is not None:
+            line, _ = self.program.source.line_col(claim.start)
+            location = f"{self.program.source.name}:{line}"
+            text = claim.text(self.program)
+        rows = []
+        m, n = rev.shape
+        for e in range(m):
+            for j in range(n):
+                v = verdict[e, j]
+                if b.directional:
+                    index = None
+                elif b.elementwise:
+                    index = [int(i) for i in np.unravel_index(e, b.oshape)] if b.oshape else []
+                else:
+                    index = ([int(i) for i in np.unravel_index(e, b.oshape)] if b.oshape else []) + \
+                            ([int(i) for i in np.unravel_index(j, b.ishape)] if b.ishape else [])
+                note = ""
+                if v == "engine_bug":
+                    note = "ENGINE BUG: reverse and forward mode disagree"
+                elif v == "ad_fd_mismatch":
+                    note = ("reverse and forward agree, finite differences do not"
+                            + ("; the claim agrees with FD: the engine's derivative is wrong"
+                               if claim is not None and claim_fd[e, j] else ""))
+                elif v == "claim_wrong":
+                    note = (f"the claim is wrong: {location}" if np.isfinite(C[e, j])
+                            else f"the claim is undefined here ({C[e, j]}): {location}")
+                elif v == "kink":
+                    note = "not differentiable here: the one-sided differences disagree"
+                elif v == "undefined":
+                    note = "the derivative is not finite here"
+                kink = b.kink[e, j]
+                rows.append(Row(
+                    p, b.output, b.input, index,
+                    "claim" if claim is not None else ("directional" if b.directional else b.kind),
+                    float(rev[e, j]), float(fwd[e, j]), float(fdv[e, j]), float(err[e, j]),
+                    None if C is None else float(C[e, j]), text, location,
+                    float(absd[e, j]), float(rel[e, j]), float(excess[e, j]), v,
+                    float(b.left[e, j]) if kink else None, float(b.right[e, j]) if kink else None, note))
+        return rows
+
+
+# ---------------------------------------------------------------- points
+
+def domain(program: Program, i: int, shape) -> tuple:
+    lo, hi = program.domains.get(i, DEFAULT_DOMAIN)
+    return np.broadcast_to(np.asarray(lo, float), shape), np.broadcast_to(np.asarray(hi, float), shape)
+
+
+def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tuple[list[dict], list[str]]:
+    """n random points where the outputs and every claim are finite, redrawn up to a limit."""
+    if n <= 0:
+        return [], []
+    check_ids = list(program.outputs) + [c.node for c in program.claims]
+    found: list[dict] = []
+    tried = 0
+    for _ in range(REDRAW_ROUNDS):
+        B = max(2 * (n - len(found)), 4)
+        cand = {}
+        for i in program.inputs:
+            shape = np.shape(base[i])
+            lo, hi = domain(program, i, shape)
+            cand[i] = lo + (hi - lo) * rng.random((B,) + shape)
+            # an open interval: a draw exactly at an end is vanishingly rare but possible
+            cand[i] = np.clip(cand[i], np.nextafter(lo, hi), np.nextafter(hi, lo))
+        try:
+            vals = engine.forward(program, cand, nb=1)
+        except GradError as err:
+            return found, [f"random points could not be evaluated: {err.message}"]
+        ok = np.ones(B, dtype=bool)
+        with np.errstate(all="ignore"):
+            for i in check_ids:
+                v = np.broadcast_to(np.asarray(vals[i], dtype=float), (B,) + np.shape(vals[i])[1:])
+                ok &= np.isfinite(v).reshape(B, -1).all(axis=1)
+        tried += B
+        for b in np.flatnonzero(ok):
+            if len(found) < n:
+                found.append({i: (cand[i][b][()] if cand[i][b].ndim == 0 else cand[i][b]) for i in program.inputs})
+        if len(found) >= n:
+            return found, []
+    return found, [f"only {len(found)} of {n} random points were usable: the function or a claim "
+                   f"is undefined (NaN or infinite) at the other {tried - len(found)} points drawn"]
+
+
+# ---------------------------------------------------------------- entry points
+
+def check_program(program: Program, base: dict, *, random: int = RANDOM, seed: int = 0,
+                  method: str | None = None, fast: bool | None = None, rtol: float = RTOL,
+                  atol: float = ATOL, label: str = "default") -> CheckReport:
+    if rtol < 0 or atol < 0:
+        raise GradError("--rtol and --atol must be non-negative")
+    if method is not None and method not in fd.METHODS:
+        raise GradError(f"--method {method}: choose one of {', '.join(fd.METHODS)}")
+    elements = sum(int(np.size(base[i])) for i in program.inputs)
+    if fast is None:
+        fast = elements > FAST_THRESHOLD
+    if method is None:
+        method = "central" if fast or elements > RICHARDSON_MAX else "richardson"
+    report = CheckReport(program.source.name, "fast" if fast else "full", method, rtol, atol,
+                         elements, random_requested=random)
+    rng = np.random.default_rng(seed)
+    vals = engine.forward(program, base)
+    engine.require_finite(program, vals, program.outputs)
+    points = [(label, base, vals)]
+    randoms, notes = draw(program, base, random, rng)
+    report.notes.extend(notes)
+    for k, pt in enumerate(randoms):
+        points.append((f"random {k + 1}", pt, None))
+    checker = Checker(program, report.mode, method, rtol, atol, rng)
+    for p, (lab, pt, vals) in enumerate(points):
+        if vals is None:
+            vals = engine.forward(program, pt)
+        report.points.append(Point(lab, {program.nodes[i].name: pt[i] for i in program.inputs}))
+        for block in checker.blocks(pt, vals):
+            report.rows.extend(checker.rows(block, p))
+    return report
+
+
+def run(path: str, at=(), seed: int = 0, **options) -> CheckReport:
+    program = load(path, seed)
+    base = bind(program, at, seed)
+    return check_program(program, base, seed=seed, label="--at" if at else "default", **options)
+
+
+__all__ = ["CheckReport", "Row", "Point", "run", "check_program", "cut"]
