@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from .cli import AT, each_file, echo_json
+
 # The defaults, as in gradcli.check (kept literal here so that `gradcli --help` does not
 # import numpy; tests/test_check.py checks that the two agree).
 RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
@@ -13,8 +15,7 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
 
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("--at", "at", multiple=True, metavar="NAME=EXPR",
-              help="An input's value, an expression of the language (repeatable).")
+@AT
 @click.option("--random", "random", type=click.IntRange(min=0), default=RANDOM, show_default=True,
               metavar="N", help="Also check at N random points drawn from the inputs' domains "
                                 "(default domain (-2, 2)).")
@@ -40,25 +41,13 @@ def check(files, at, random, seed, method, fast, rtol, atol, limit, fmt):
     """
     from . import check as core
     from . import checkrender, render
-    from .errors import GradError
 
-    reports, status = [], 0
-    for path in files:
-        try:
-            reports.append(core.run(path, at, seed, random=random, method=method, fast=fast,
-                                    rtol=rtol, atol=atol))
-        except GradError as err:
-            click.echo(err.render(), err=True)
-            status = max(status, err.status)
+    reports, status = each_file(files, lambda path: core.run(path, at, seed, random=random, method=method,
+                                                             fast=fast, rtol=rtol, atol=atol))
     if reports and status == 0:
         status = max(r.status for r in reports)
     if fmt == "json":
-        data = [checkrender.check_json(r) for r in reports]
-        if len(files) == 1:
-            if data:
-                click.echo(render.dumps(data[0]))
-        else:
-            click.echo(render.dumps({r.file: d for r, d in zip(reports, data)}))
+        echo_json(files, reports, checkrender.check_json)
     else:
         con = render.console()
         for k, r in enumerate(reports):

@@ -14,6 +14,34 @@ SEED = click.option("--seed", type=int, default=0, show_default=True,
                     help="Seed for randn/rand initialisers and random points.")
 
 
+def each_file(files, run):
+    """run(path) for every file; a bad file prints FILE:LINE:COL and the rest go on.
+
+    Returns the reports and the exit status so far (2 if any file was bad).
+    """
+    from .errors import GradError
+
+    reports, status = [], 0
+    for path in files:
+        try:
+            reports.append(run(path))
+        except GradError as err:
+            click.echo(err.render(), err=True)
+            status = max(status, err.status)
+    return reports, status
+
+
+def echo_json(files, reports, to_json) -> None:
+    """One file: its object; several: an object keyed by file path."""
+    from .render import dumps
+
+    if len(files) == 1:
+        if reports:
+            click.echo(dumps(to_json(reports[0])))
+    else:
+        click.echo(dumps({r.file: to_json(r) for r in reports}))
+
+
 # Commands in modules of their own, imported only when run (start-up time is a feature).
 LAZY = {"graph": "gradcli.graphcmd:graph", "check": "gradcli.checkcmd:check",
         "grade": "gradcli.gradecmd:grade"}
@@ -48,22 +76,10 @@ def main():
 def eval_cmd(files, at, wrt, mode, seed, fmt):
     """Values of the outputs and their gradients w.r.t. every input."""
     from . import evaluate, render
-    from .errors import GradError
 
-    reports, status = [], 0
-    for path in files:
-        try:
-            reports.append(evaluate.run(path, at, seed, wrt, mode))
-        except GradError as err:
-            click.echo(err.render(), err=True)
-            status = err.status
+    reports, status = each_file(files, lambda path: evaluate.run(path, at, seed, wrt, mode))
     if fmt == "json":
-        data = [render.eval_json(r) for r in reports]
-        if len(files) == 1:
-            if data:
-                click.echo(render.dumps(data[0]))
-        else:
-            click.echo(render.dumps({r.file: d for r, d in zip(reports, data)}))
+        echo_json(files, reports, render.eval_json)
     else:
         con = render.console()
         for r in reports:

@@ -6,12 +6,7 @@ import sys
 
 import click
 
-# The same options as cli.AT and cli.SEED, declared here so that this module does
-# not import cli (cli imports this module at its end).
-AT = click.option("--at", "at", multiple=True, metavar="NAME=EXPR",
-                  help="An input's value, an expression of the language (repeatable).")
-SEED = click.option("--seed", type=int, default=0, show_default=True,
-                    help="Seed for randn/rand initialisers and random points.")
+from .cli import AT, SEED, each_file
 
 FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
 
@@ -45,8 +40,6 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     from . import graphview
     from .errors import GradError
 
-    status = 0
-    reports = []
     try:
         if fmt in ("svg", "png") and len(files) > 1:
             raise GradError(f"--format {fmt} draws one file at a time; given {len(files)}")
@@ -56,12 +49,8 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     except GradError as err:
         click.echo(err.render(), err=True)
         sys.exit(err.status)
-    for path in files:
-        try:
-            reports.append(graphview.run(path, at, seed, wrt, mode, of, with_paths, limit))
-        except GradError as err:
-            click.echo(err.render(), err=True)
-            status = err.status
+    reports, status = each_file(files, lambda path: graphview.run(path, at, seed, wrt, mode, of,
+                                                                   with_paths, limit))
     if any(not gv.claims_ok or any(not r.agrees for r in gv.paths) for gv in reports):
         status = status or 1
     try:
