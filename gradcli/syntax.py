@@ -442,20 +442,26 @@ def _parse_halves(tables, source: Source):
     return first + marshal.loads(data)
 
 
-def read_source(path: str) -> Source:
-    """Read a .grad file; unreadable, binary or non-UTF-8 files are GradErrors."""
+def read_source(path, max_bytes: int | None = None) -> Source:
+    """Read a .grad file; unreadable, binary, non-UTF-8 or (with max_bytes) too large
+    files are GradErrors."""
+    path = str(path)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except IsADirectoryError:
         raise GradError(f"{path}: is a directory, not a .grad file") from None
     except OSError as err:
         raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise GradError(f"{path}: the file is larger than {max_bytes // 1024} KiB",
+                        hint="an answer is a short .grad file")
     if b"\0" in data:
         raise GradError(f"{path}: binary file, not a .grad text file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        src = Source(path, data[: err.start].decode("utf-8") + "?")
+        src = Source(path, data[: err.start].decode("utf-8", "replace") + "?")
         raise GradError("not UTF-8 text: bad byte 0x%02x" % data[err.start], src, err.start) from None
     if text.startswith("\ufeff"):
         text = text[1:]

@@ -18,7 +18,7 @@ import numpy as np
 from .. import engine
 from ..errors import GradError, Source
 from ..graph import Builder, Program
-from ..syntax import parse
+from ..syntax import parse, read_source
 from .batch import Limits
 
 
@@ -94,27 +94,7 @@ class _LimitedBuilder(Builder):
 
 def read_answer(path: str | Path, limits: Limits) -> Source:
     """Read an untrusted answer file: size limit, no binary, UTF-8 (GradError otherwise)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limits.max_bytes + 1)
-    except IsADirectoryError:
-        raise GradError(f"{path}: is a directory, not a .grad file") from None
-    except OSError as err:
-        raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
-    if len(data) > limits.max_bytes:
-        raise GradError(f"{path}: the answer is larger than {limits.max_bytes // 1024} KiB",
-                        hint="an answer is a short .grad file")
-    if b"\0" in data:
-        raise GradError(f"{path}: binary file, not a .grad text file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        src = Source(str(path), data[: err.start].decode("utf-8", "replace") + "?")
-        raise GradError("not UTF-8 text: bad byte 0x%02x" % data[err.start], src, err.start) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return Source(str(path), text)
+    return read_source(path, limits.max_bytes)
 
 
 def _check_depth(source: Source, limits: Limits) -> None:
