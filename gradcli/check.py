@@ -31,13 +31,12 @@ import numpy as np
 
 from . import engine, fd
 from .errors import GradError
-from .graph import Node, Program, bind, load
+from .graph import Node, Program, bind, domain, load
 
 RTOL = 1e-6
 ATOL = 1e-9
 FAST_THRESHOLD = 1000        # more input elements than this: --fast by default
 RICHARDSON_MAX = 100         # full check with at most this many elements: Richardson by default
-DEFAULT_DOMAIN = (-2.0, 2.0)  # random points for inputs declared without `in (LO, HI)`
 RANDOM = 4                   # --random default
 REDRAW_ROUNDS = 10           # candidates are drawn in rounds; give up after this many
 
@@ -502,11 +501,6 @@ class Checker:
 
 # ---------------------------------------------------------------- points
 
-def domain(program: Program, i: int, shape) -> tuple:
-    lo, hi = program.domains.get(i, DEFAULT_DOMAIN)
-    return np.broadcast_to(np.asarray(lo, float), shape), np.broadcast_to(np.asarray(hi, float), shape)
-
-
 def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tuple[list[dict], list[str]]:
     """n random points where the outputs and every claim are finite, redrawn up to a limit."""
     if n <= 0:
@@ -519,7 +513,7 @@ def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tupl
         cand = {}
         for i in program.inputs:
             shape = np.shape(base[i])
-            lo, hi = domain(program, i, shape)
+            lo, hi = domain(program, i, base[i])
             cand[i] = lo + (hi - lo) * rng.random((B,) + shape)
             # an open interval: a draw exactly at an end is vanishingly rare but possible
             cand[i] = np.clip(cand[i], np.nextafter(lo, hi), np.nextafter(hi, lo))

@@ -18,7 +18,7 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
 @AT
 @click.option("--random", "random", type=click.IntRange(min=0), default=RANDOM, show_default=True,
               metavar="N", help="Also check at N random points drawn from the inputs' domains "
-                                "(default domain (-2, 2)).")
+                                "(no domain: its value ± 1).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for randn/rand initialisers, random points and random directions.")
 @click.option("--method", type=click.Choice(["richardson", "central", "forward"]), default=None,

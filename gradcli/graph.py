@@ -412,6 +412,18 @@ class Builder:
         return Claim(kind, u, v, nid, st[1], st[2])
 
 
+def domain(program: Program, i: int, value) -> tuple[np.ndarray, np.ndarray]:
+    """Where random points of input i are drawn (check --random, grade), elementwise in the
+    shape of `value`: its `in (LO, HI)`, else (v - 1, v + 1) around its value v at the
+    point being checked (its default, or --at)."""
+    v = np.asarray(value, dtype=float)
+    if i in program.domains:
+        lo, hi = program.domains[i]
+        return (np.broadcast_to(np.asarray(lo, float), v.shape),
+                np.broadcast_to(np.asarray(hi, float), v.shape))
+    return v - 1.0, v + 1.0
+
+
 def bind(program: Program, at=(), seed: int = 0) -> dict:
     """The point: each input's value from `--at NAME=EXPR` or its default; {input id: value}."""
     given = {}

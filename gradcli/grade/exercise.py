@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
-from ..graph import Program, load
+from ..graph import Program, domain, load
 from . import batch
 
 KINDS = ("derivative", "graph", "forward", "reverse", "edges")
@@ -248,10 +248,7 @@ def _draw(ex: Exercise, rng, count: int) -> dict[int, np.ndarray]:
         if i in fixed:
             point[i] = np.broadcast_to(default, (count,) + default.shape).copy()
             continue
-        if i in program.domains:
-            lo, hi = (np.asarray(v, dtype=float) for v in program.domains[i])
-        else:
-            lo, hi = default - 1.0, default + 1.0
+        lo, hi = domain(program, i, default)
         u = rng.random((count,) + default.shape)
         point[i] = lo + (hi - lo) * u
     return point
