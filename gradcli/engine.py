@@ -81,75 +81,77 @@ def jvp(op: Op, k, t, ans, args, params=(), nb=0):
 # ---------------------------------------------------------------- plans
 
 class Plan:
-    """What the loops need from a program, computed once: per node (id, op, args, params)."""
+    """What the loops need from a program, computed once in one walk over its nodes.
+
+    steps: (id, op, args, params) per op node; fast: the same for the single-point
+    forward loop, with the op's function bound: (id, f, a, b), b = -1 for a unary op,
+    -2 when a is a tuple of arguments; live: the node depends on an input.
+    """
 
     def __init__(self, program):
         nodes = program.nodes
-        self.steps = [(n.id, n.op, n.args, n.params) for n in nodes if n.kind == "op"]
-        self.consts = [(n.id, n.value) for n in nodes if n.kind == "const"]
         live = [False] * len(nodes)
         for i in program.inputs:
             live[i] = True
-        for i, op, args, _ in self.steps:
+        steps, fast, consts = [], [], []
+        self.stacks = False        # a tensor literal of nodes: scalars can make a vector
+        for n in nodes:
+            if n.kind == "const":
+                consts.append((n.id, n.value))
+                continue
+            if n.kind != "op":
+                continue
+            i, op, args, params = n.id, n.op, n.args, n.params
+            steps.append((i, op, args, params))
             for a in args:
                 if live[a]:
                     live[i] = True
                     break
-        self.live = live          # depends on an input: has an adjoint and a tangent
-        self._fast = None
+            f = op.fwd
+            if params:
+                f = (lambda fn, p: (lambda *a: fn(*a, *p)))(f, params)
+            if len(args) == 1:
+                fast.append((i, f, args[0], -1))
+            elif len(args) == 2:
+                fast.append((i, f, args[0], args[1]))
+            else:
+                fast.append((i, f, args, -2))
+                self.stacks = True
+        self.steps, self.fast, self.consts, self.live = steps, fast, consts, live
         self._fast_back = {}
 
-    def fast_steps(self):
-        """Single-point forward steps with the op bound: (id, f, a, b) or (id, f, args, None)."""
-        if self._fast is None:
-            fast = []
-            for i, op, args, params in self.steps:
-                if op.elementwise:
-                    f = op.fwd
-                elif params:
-                    f = (lambda fn, p: (lambda *a: fn(*a, *p)))(op.fwd, params)
-                else:
-                    f = op.fwd
-                if len(args) == 1:
-                    fast.append((i, f, args[0], -1))
-                elif len(args) == 2:
-                    fast.append((i, f, args[0], args[1]))
-                else:
-                    fast.append((i, f, args, -2))
-            self._fast = fast
-        return self._fast
-
-
-    def fast_back(self, vals, live, key):
+    def fast_back(self, vals, live, key, inputs):
         """Single-point reverse steps, specialised to the shapes at hand: (id, a, b, rule_a, rule_b).
 
         A rule is ONE (pass g on), NEG (-g), a function (g, ans, *argvals) -> contribution,
         or None for an argument that needs no adjoint; b is -1 for a unary op.
         """
         steps = self._fast_back.get(key)
-        if steps is None:
-            steps = []
-            append = steps.append
-            # Where every value is a scalar, no edge broadcasts: rules depend on the op only.
-            scalar = all(getattr(vals[i], "shape", ()) == () for i in range(len(vals)))
-            shared: dict = {}
-            for i, op, args, params in reversed(self.steps):
-                if scalar and not params:
-                    rules = shared.get(id(op))
-                    if rules is None:
-                        rules = shared[id(op)] = [_rule(op, k, params, vals, i, args)
-                                                   for k in range(len(args))]
-                    rules = [r if live[a] else None for r, a in zip(rules, args)]
-                else:
-                    rules = [_rule(op, k, params, vals, i, args) if live[a] else None
-                             for k, a in enumerate(args)]
-                if len(args) == 1:
-                    append((i, args[0], -1, rules[0], None))
-                elif len(args) == 2:
-                    append((i, args[0], args[1], rules[0], rules[1]))
-                else:
-                    append((i, args, -2, rules, None))
-            self._fast_back[key] = steps
+        if steps is not None:
+            return steps
+        steps = []
+        append = steps.append
+        # Scalar inputs and constants and no tensor literal: every value is a scalar, no
+        # edge broadcasts, and a rule depends on the op alone.
+        scalar = not self.stacks and all(getattr(vals[i], "shape", ()) == ()
+                                         for i in [*inputs, *(c for c, _ in self.consts)])
+        shared: dict = {}
+        for i, op, args, params in reversed(self.steps):
+            if scalar and not params:
+                rules = shared.get(id(op))
+                if rules is None:
+                    rules = shared[id(op)] = [_rule(op, k, params, vals, i, args) for k in range(len(args))]
+            else:
+                rules = [_rule(op, k, params, vals, i, args) for k in range(len(args))]
+            if len(args) == 1:
+                a = args[0]
+                append((i, a, -1, rules[0] if live[a] else None, None))
+            elif len(args) == 2:
+                a, b = args
+                append((i, a, b, rules[0] if live[a] else None, rules[1] if live[b] else None))
+            else:
+                append((i, args, -2, [r if live[a] else None for r, a in zip(rules, args)], None))
+        self._fast_back[key] = steps
         return steps
 
 
@@ -246,7 +248,7 @@ def forward(program, point: dict, nb: int = 0, guard=None) -> list:
     with np.errstate(all="ignore"):
         try:
             if nb == 0:
-                for i, f, a, b in p.fast_steps():
+                for i, f, a, b in p.fast:
                     if b == -1:
                         vals[i] = f(vals[a])
                     elif b >= 0:
@@ -315,7 +317,7 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None) -> li
     if nb == 0:
         key = (None if live is p.live else tuple(sorted(wrt)),
                tuple(np.shape(vals[x]) for x in program.inputs))
-        steps = p.fast_back(vals, live, key)
+        steps = p.fast_back(vals, live, key, program.inputs)
         with np.errstate(all="ignore"):
             _backward_fast(steps, vals, adj)
         return adj
