@@ -81,8 +81,9 @@ def eval_cmd(files, at, wrt, mode, seed, fmt):
     if fmt == "json":
         echo_json(files, reports, render.eval_json)
     else:
-        con = render.console()
-        for r in reports:
-            render.eval_text(r, con, show_file=len(files) > 1)
+        for k, r in enumerate(reports):
+            if k:
+                click.echo()
+            render.eval_text(r, click.echo, show_file=len(files) > 1)
     sys.exit(status)
 
