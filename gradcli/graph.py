@@ -235,6 +235,8 @@ class Builder:
                                      + ", ".join(str(s) for s in sorted(shapes)), start, end)
                 if not args:
                     raise self.error("an empty tensor []", start, end)
+                if np.ndim(args[0].value) >= 31:
+                    raise self.error("a tensor literal nested more than 32 deep", start, end)
                 return Const(np.array([a.value for a in args], dtype=float), start, end)
             op = OPS["stack"]
         else:  # call

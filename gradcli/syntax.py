@@ -206,7 +206,12 @@ class _Build(Transformer):
 
     def number(self, c):
         t = c[0]
-        return ("num", t[2], t[3], float(t[1]))
+        value = float(t[1])
+        if value == float("inf"):
+            shown = t[1] if len(t[1]) <= 16 else t[1][:12] + "…"
+            raise GradError(f"the number {shown} is too large for float64 (at most about 1.8e308)",
+                            None, t[2], t[3])
+        return ("num", t[2], t[3], value)
 
     def name(self, c):
         t = c[0]
@@ -334,21 +339,26 @@ def _drive(tables: Tables, stream, source: Source, start: str):
 def _unexpected(tok, expected, source) -> GradError:
     kind, value, start, _ = tok
     if kind == "$END":
-        what, start = "the end of the file", len(source.text.rstrip())
+        what, start = "end of file", len(source.text.rstrip())
     elif kind == "_SEP":
-        what = "the end of the line" if value == "\n" else "';'"
+        what = "end of line" if value == "\n" else "';'"
     else:
         what = f"'{value}'"
     names = {s for s in expected if s.isupper() or s == "$END"}
     msg = f"unexpected {what}"
     if names:
         parts = []
-        if EXPRESSION_START & names:
+        if {"NAME", "NUMBER", "LPAR"} <= names:
             parts.append("an expression")
             names -= EXPRESSION_START
         parts += sorted(WORDS.get(n, n) for n in names if n != "$END")
         msg += "; expected " + ", ".join(parts[:6])
-    hint = "an operator must be followed by an operand" if EXPRESSION_START & set(expected) else None
+    if kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
+        hint = f"'{value}' is a reserved word; choose another name"
+    elif {"NAME", "NUMBER", "LPAR"} <= set(expected):
+        hint = "an operator must be followed by an operand"
+    else:
+        hint = None
     return GradError(msg, source, start, hint=hint)
 
 
