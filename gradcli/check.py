@@ -84,7 +84,6 @@ class CheckReport:
     points: list[Point] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    random_requested: int = 0
 
     @property
     def status(self) -> int:
@@ -551,7 +550,7 @@ def check_program(program: Program, base: dict, *, random: int = RANDOM, seed: i
     if method is None:
         method = "central" if fast or elements > RICHARDSON_MAX else "richardson"
     report = CheckReport(program.source.name, "fast" if fast else "full", method, rtol, atol,
-                         elements, random_requested=random)
+                         elements)
     rng = np.random.default_rng(seed)
     vals = engine.forward(program, base)
     engine.require_finite(program, vals, program.outputs)

@@ -68,11 +68,6 @@ class FDResult:
     right: np.ndarray          # forward one-sided difference where the fallback ran, else nan
 
 
-def step(method: str) -> float:
-    """The (smallest) step t of a method, relative to max(|x|, 1)."""
-    return {"central": CENTRAL_T, "forward": FORWARD_T, "richardson": float(RICHARDSON_T[-1])}[method]
-
-
 def evaluate(f, x0, dirs, ts, cost: int | None = None, budget: int = BUDGET) -> np.ndarray:
     """f at x0 + t * d_k for every t in ts and every direction: shape (len(ts), k, m).
 

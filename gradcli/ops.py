@@ -44,7 +44,6 @@ class Op:
     partials: tuple | None = None  # elementwise ops
     vjp: tuple | None = None       # other ops
     jvp: tuple | None = None
-    shaped: bool = False          # fwd/vjp/jvp take nb=
     params: tuple[str, ...] = ()  # static integer arguments, e.g. sum's axis
     kink: Callable | None = None
     infix: bool = False
@@ -321,7 +320,7 @@ def _stack_tangent(k):
 
 def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None):
     return Op(name, symbol, len(vjp), fwd, tuple(formula), vjp=tuple(vjp), jvp=tuple(jvp),
-              shaped=True, params=params, kink=kink)
+              params=params, kink=kink)
 
 
 _mm_a_t = lambda t, ans, a, b, nb=0: _matmul(t, b, nb)  # noqa: E731  (linear in each argument)
@@ -356,8 +355,7 @@ SHAPED = [
             (lambda t, ans, a, i, nb=0: _index(t, i, nb), None), ("one-hot(i) per row", None)),
 ]
 
-STACK = Op("stack", "[]", -1, _stack, ("1 (its slot)",), vjp=(_stack_back,), jvp=(_stack_tangent,),
-           shaped=True)
+STACK = Op("stack", "[]", -1, _stack, ("1 (its slot)",), vjp=(_stack_back,), jvp=(_stack_tangent,))
 
 
 def _ties_gap(a):

@@ -58,7 +58,6 @@ class Exercise:
     values: dict[str, np.ndarray] = field(default_factory=dict)   # node name -> (B,)+shape
     jac: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)   # (out, input) -> Jacobian
     adjoints: dict[str, list] = field(default_factory=dict)      # out -> per problem node d(out)/d(node)
-    problem_vals: list | None = None                              # the problem's values, per node id
 
     @property
     def max_score(self) -> float:
@@ -325,7 +324,6 @@ def _reference(ex: Exercise) -> None:
                  if n.kind != "const" and not n.generated}
     ex.jac = jac
     ex.adjoints = adjoints
-    ex.problem_vals = vals
 
 
 def find_exercises(root: str | Path) -> list[Path]:
