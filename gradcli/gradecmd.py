@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-FORMATS = ["table", "json", "junit", "gradescope", "csv", "markdown"]
+FORMATS = ["table", "text", "json", "junit", "gradescope", "csv", "markdown"]  # text: table
 
 
 def _min_score(text: str | None, max_score: float) -> float | None:
@@ -82,6 +82,8 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     results = _run(exercises, jobs_list, limits, workers, seed, show)
     book = runner.gradebook(exercises, results, single)
     threshold = _min_score(min_score, book.max_score)
+    if fmt == "text":  # the name the other commands use for their tables
+        fmt = "table"
     if fmt == "table":
         from .render import console
 

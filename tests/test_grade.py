@@ -434,3 +434,12 @@ def test_subprocess_junit_and_markdown(tmp_path):
     done = subprocess.run([PY, "-m", "gradcli", "grade", str(folder), "--answers", str(EX / "solution.grad")],
                           check=False, capture_output=True, text=True, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0 and "score 7 / 7" in done.stdout and "\x1b[" not in done.stdout
+
+
+def test_text_is_the_table(tmp_path):
+    folder = copy_exercise(tmp_path)
+    args = ["grade", str(folder), "--answers", str(ANS / "mistakes.grad")]
+    table = CliRunner().invoke(main, args + ["--format", "table"])
+    text = CliRunner().invoke(main, args + ["--format", "text"])
+    assert table.exit_code == text.exit_code == 1
+    assert table.output == text.output and "score" in text.output
