@@ -31,7 +31,7 @@ import numpy as np
 
 from . import engine, fd
 from .errors import GradError
-from .graph import Node, Program, bind, domain, load
+from .graph import Node, Program, bind, domain, fixed_inputs, load
 
 RTOL = 1e-6
 ATOL = 1e-9
@@ -249,6 +249,7 @@ class Checker:
                  rng: np.random.Generator):
         self.program, self.mode, self.method = program, mode, method
         self.rtol, self.atol, self.rng = rtol, atol, rng
+        self.fixed = fixed_inputs(program)   # index's integer inputs: no derivative to check
         self._cuts: dict = {}
 
     def name(self, i):
@@ -263,7 +264,7 @@ class Checker:
     # ------------------------------------------------------------ a point
     def blocks(self, point: dict, vals: list) -> list[Block]:
         program = self.program
-        inputs = list(program.inputs)
+        inputs = [i for i in program.inputs if i not in self.fixed]
         attached = {}
         extra = []
         for c in program.claims:
@@ -505,6 +506,7 @@ def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tupl
     if n <= 0:
         return [], []
     check_ids = list(program.outputs) + [c.node for c in program.claims]
+    fixed = fixed_inputs(program)
     found: list[dict] = []
     tried = 0
     for _ in range(REDRAW_ROUNDS):
@@ -512,6 +514,9 @@ def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tupl
         cand = {}
         for i in program.inputs:
             shape = np.shape(base[i])
+            if i in fixed:
+                cand[i] = np.broadcast_to(np.asarray(base[i], dtype=float), (B,) + shape).copy()
+                continue
             lo, hi = domain(program, i, base[i])
             cand[i] = lo + (hi - lo) * rng.random((B,) + shape)
             # an open interval: a draw exactly at an end is vanishingly rare but possible

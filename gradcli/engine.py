@@ -166,6 +166,8 @@ def _rule(op, k, params, vals, i, args):
 
     Rules are shared between nodes of the same op: building them is a dict lookup.
     """
+    if not op.differentiable(k):
+        return None
     same = getattr(vals[args[k]], "shape", ()) == getattr(vals[i], "shape", ())
     key = (id(op), k, same)
     held = _SHARED_RULES.get(key)
@@ -330,7 +332,7 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None) -> li
                 continue
             argvals = None
             for k, a in enumerate(args):
-                if not live[a]:
+                if not live[a] or not op.differentiable(k):
                     continue
                 if argvals is None:
                     argvals = [vals[x] for x in args]
@@ -367,7 +369,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None) -
             argvals = None
             for k, a in enumerate(args):
                 t = tan[a]
-                if t is None or (op.partials is None and op.jvp_rule(k) is None):
+                if t is None or not op.differentiable(k):
                     continue
                 if argvals is None:
                     argvals = [vals[x] for x in args]

@@ -147,6 +147,10 @@ def directional(f, x0, dirs, method: str = "richardson", max_t=None, rtol: float
         raise ValueError(f"unknown finite-difference method {method!r}")
     x0 = np.asarray(x0, dtype=float).ravel()
     k = len(dirs)
+    if k == 0:  # an input with no elements: nothing to differentiate
+        m = np.size(f0) if f0 is not None else np.size(f(x0[None])[0])
+        empty = np.zeros((0, m))
+        return FDResult(empty, empty, empty.astype(bool), empty, empty)
     mt = None if max_t is None else np.broadcast_to(np.asarray(max_t, dtype=float), (k,))
     need = NEED[method]
     near = np.zeros(k, dtype=bool) if mt is None else mt < need

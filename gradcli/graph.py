@@ -340,8 +340,17 @@ class Builder:
                 if domain is not None:
                     lo = self.constant(domain[0], "the domain's lower end")
                     hi = self.constant(domain[1], "the domain's upper end")
+                    span = (domain[0][1], domain[1][2])
+                    try:
+                        shape = np.broadcast_shapes(np.shape(lo), np.shape(hi), np.shape(value))
+                    except ValueError:
+                        raise self.error("the domain's ends do not fit the input's shape "
+                                         f"{np.shape(value)}", *span) from None
+                    if value is not None and shape != np.shape(value):
+                        raise self.error(f"the domain's ends do not fit the input's shape {np.shape(value)}",
+                                         *span)
                     if not np.all(np.asarray(lo) < np.asarray(hi)):
-                        raise self.error("the domain (LO, HI) needs LO < HI", domain[0][1], domain[1][2])
+                        raise self.error("the domain (LO, HI) needs LO < HI", *span)
                     domains[nid] = (lo, hi)
             elif kind == "const":
                 value = self.constant(st[4], "a const")
@@ -398,7 +407,7 @@ class Builder:
             if item is None:
                 raise self.error(f"undefined name '{name[0]}' in a claim", name[1], name[2],
                                  hint=did_you_mean(name[0], self.names))
-            if isinstance(item, Const):
+            if isinstance(item, Const) or self.nodes[item].kind == "const":
                 raise self.error(f"'{name[0]}' is a constant: it has no derivative", name[1], name[2])
             ids.append(item)
         u, v = ids
@@ -414,6 +423,18 @@ class Builder:
         return Claim(kind, u, v, nid, st[1], st[2])
 
 
+def fixed_inputs(program: Program) -> set[int]:
+    """Inputs used only where no derivative flows (index's integer index): random points
+    (check, grade) hold them at their value, and check does not differentiate w.r.t. them."""
+    uses: dict[int, list[bool]] = {i: [] for i in program.inputs}
+    for node in program.nodes[: program.n_main]:
+        if node.kind == "op":
+            for k, a in enumerate(node.args):
+                if a in uses:
+                    uses[a].append(node.op.differentiable(k))
+    return {i for i, u in uses.items() if u and not any(u)}
+
+
 def domain(program: Program, i: int, value) -> tuple[np.ndarray, np.ndarray]:
     """Where random points of input i are drawn (check --random, grade), elementwise in the
     shape of `value`: its `in (LO, HI)`, else (v - 1, v + 1) around its value v at the
@@ -421,8 +442,14 @@ def domain(program: Program, i: int, value) -> tuple[np.ndarray, np.ndarray]:
     v = np.asarray(value, dtype=float)
     if i in program.domains:
         lo, hi = program.domains[i]
-        return (np.broadcast_to(np.asarray(lo, float), v.shape),
-                np.broadcast_to(np.asarray(hi, float), v.shape))
+        try:
+            return (np.broadcast_to(np.asarray(lo, float), v.shape),
+                    np.broadcast_to(np.asarray(hi, float), v.shape))
+        except ValueError:
+            node = program.nodes[i]
+            raise program.error(f"input '{node.name}' has the shape {v.shape} at this point, which its "
+                                "domain's ends do not fit", node, hint="give --at a value of the "
+                                "declared shape") from None
     return v - 1.0, v + 1.0
 
 

@@ -202,12 +202,6 @@ def _formula(op, k, names, out) -> str | None:
             .replace("{1}", names[1] if len(names) > 1 else ""))
 
 
-def _differentiable(op, k) -> bool:
-    if op.elementwise:
-        return True
-    return op.vjp_rule(k) is not None
-
-
 # ---------------------------------------------------------------- the walk
 
 def view(program: Program, point: dict, output: str | None = None, wrt: list[int] | None = None,
@@ -267,8 +261,8 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
         argnames = [names[a] for a in node.args]
         argvals = [vals[a] for a in node.args]
         for k, a in enumerate(node.args):
-            diff = bool(live[a]) and _differentiable(op_, k)
-            formula = _formula(op_, k, argnames, name) if _differentiable(op_, k) else None
+            diff = bool(live[a]) and op_.differentiable(k)
+            formula = _formula(op_, k, argnames, name) if op_.differentiable(k) else None
             if op_.elementwise:
                 with np.errstate(all="ignore"):
                     v = engine.local_partial(op_, k, value, argvals)
@@ -333,7 +327,7 @@ def local_jacobian(program: Program, vals, u: int, v: int):
     node = program.nodes[u]
     op, args = node.op, node.args
     argvals = [vals[a] for a in args]
-    slots = [k for k, a in enumerate(args) if a == v and _differentiable(op, k)]
+    slots = [k for k, a in enumerate(args) if a == v and op.differentiable(k)]
     if op.elementwise:
         total = 0.0
         with np.errstate(all="ignore"):

@@ -59,6 +59,10 @@ class Op:
     def jvp_rule(self, k: int):
         return self.jvp[k] if self.arity >= 0 else self.jvp[0](k)
 
+    def differentiable(self, k: int) -> bool:
+        """Does a derivative flow through argument k? (Not through index's integer index.)"""
+        return self.elementwise or self.vjp_rule(k) is not None
+
 
 # ---------------------------------------------------------------- elementwise
 
@@ -206,6 +210,13 @@ def _log_softmax_tangent(t, ans, a, nb=0):
     return t - np.sum(np.exp(ans) * t, axis=-1, keepdims=True)
 
 
+def _pad(a, nd, nb):
+    """a with axes of length 1 put after its nb batch axes, up to nd dimensions: the
+    per-point axes then line up as numpy aligns them, and the batch axes stay first."""
+    s = np.shape(a)
+    return np.reshape(a, s[:nb] + (1,) * (nd - len(s)) + s[nb:]) if len(s) < nd else a
+
+
 def _matmul_parts(a, b, nb):
     """a, b as stacks of matrices (vectors made rows/columns) and how to undo it."""
     va, vb = np.ndim(a) - nb == 1, np.ndim(b) - nb == 1
@@ -213,7 +224,8 @@ def _matmul_parts(a, b, nb):
         raise ShapeError("@ needs vectors or matrices on both sides, not scalars (use *)")
     A = np.expand_dims(a, -2) if va else a
     B = np.expand_dims(b, -1) if vb else b
-    return A, B, va, vb
+    nd = max(A.ndim, B.ndim)
+    return _pad(A, nd, nb), _pad(B, nd, nb), va, vb
 
 
 def _matmul(a, b, nb=0):
@@ -303,17 +315,22 @@ def _index_back(g, ans, a, i, nb=0):
 
 
 def _stack(*items, nb=0):
-    return np.stack(np.broadcast_arrays(*items), axis=nb)
+    nd = max(np.ndim(a) for a in items)
+    return np.stack(np.broadcast_arrays(*[_pad(a, nd, nb) for a in items]), axis=nb)
 
 
 def _stack_back(k):
-    return lambda g, ans, *items, nb=0: np.take(g, k, axis=nb)
+    def back(g, ans, *items, nb=0):
+        nd = max(np.ndim(a) for a in items)
+        padded = np.shape(_pad(items[k], nd, nb))
+        return _sum_to(np.take(g, k, axis=nb), padded).reshape(np.shape(items[k]))
+    return back
 
 
 def _stack_tangent(k):
     def place(t, ans, *items, nb=0):
         out = np.zeros(np.shape(ans))
-        np.moveaxis(out, nb, 0)[k] = t
+        np.moveaxis(out, nb, 0)[k] = _pad(t, np.ndim(ans) - 1, nb)
         return out
     return place
 

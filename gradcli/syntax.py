@@ -147,13 +147,13 @@ class _Build(Transformer):
         domain = default = None
         for item in c[2:]:
             if item[0] == "domain":
-                domain = item[1:]
+                domain = item[3:]
             else:
                 default = item
         return ("input", kw[2], _span(c[-1])[1], _name(name), domain, default)
 
     def domain(self, c):  # IN ( lo hi )
-        return ("domain", c[2], c[3])
+        return ("domain", c[0][2], c[-1][3], c[2], c[3])
 
     def const(self, c):
         return ("const", c[0][2], c[-1][2], _name(c[1]), c[2])

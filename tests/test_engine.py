@@ -198,3 +198,32 @@ def test_deeply_nested_expression():
 def test_long_left_associative_sum():
     program = program_of("input x = 1\nf = " + " + ".join(["x"] * 50_000) + "\n")
     assert grads(program, {program.inputs[0]: np.float64(1)})["x"] == 50_000
+
+
+@pytest.mark.parametrize("text", [
+    "input s = 2\nconst v = [1, 2, 3]\ny = sum([v, s])\n",                         # a scalar beside a vector
+    "input s = 2\ninput v = [1, 2]\ny = sum([v, s*v, s] * [[1, 2], [3, 4], [5, 6]])\n",
+    "input x = randn(2, 3, 4)\ninput W = randn(4, 3)\ny = sum(x @ W)\n",          # @ with a 3-D side
+    "input x = randn(3, 3, 3)\ninput W = randn(3, 3)\ny = sum(W @ x)\n",
+    "input x = randn(3, 3, 3)\ninput v = randn(3)\ny = sum(x @ v) + sum(v @ x)\n",
+])
+@pytest.mark.parametrize("B", [2, 3])  # 3: the batch as long as a per-point axis, where misalignment hides
+def test_batches_of_mixed_ranks(text, B):
+    program = program_of(text)
+    point = {i: program.defaults[i] for i in program.inputs}
+    rng = np.random.default_rng(B)
+    points = [{i: (np.asarray(v) + 0.3 * rng.standard_normal(np.shape(v)))[()] for i, v in point.items()}
+              for _ in range(B)]
+    batch = {i: np.stack([np.asarray(p[i]) for p in points]) for i in program.inputs}
+    out, x = program.outputs[0], program.inputs[0]
+    bvals = engine.forward(program, batch, nb=1)
+    badj = engine.backward(program, bvals, out, nb=1)
+    btan = engine.tangents(program, bvals, {x: np.ones(np.shape(batch[x]))}, nb=1)
+    for k, p in enumerate(points):
+        vals = engine.forward(program, p)
+        adj = engine.backward(program, vals, out)
+        tan = engine.tangents(program, vals, {x: np.ones(np.shape(p[x]))[()]})
+        np.testing.assert_allclose(bvals[out][k], vals[out], rtol=1e-12)
+        np.testing.assert_allclose(btan[out][k], tan[out], rtol=1e-12)
+        for i in program.inputs:
+            np.testing.assert_allclose(badj[i][k], adj[i], rtol=1e-12)

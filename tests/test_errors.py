@@ -70,7 +70,8 @@ def test_bad_input_points_at_the_source(tmp_path, text, message, line, col, hint
     path, result = run(tmp_path, text)
     assert result.exit_code == 2, result.output
     err = result.stderr
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # exit 2, not an exception escaping the command
     first = err.splitlines()[0]
     assert first.startswith(f"{path}:{line}:{col}: error: "), err
     assert message in first, err
@@ -142,3 +143,30 @@ def test_one_bad_file_among_good_ones(tmp_path):
     assert result.exit_code == 2
     assert str(bad) + ":2:" in result.stderr
     assert '"grad"' in result.stdout
+
+
+# Odd input through every command: exit 0, 1 or 2, never a traceback.
+ODD = {
+    "domain without a default": ("input x in (0, 1)\ny = x*x\n", 2, "input 'x' has no value"),
+    "claim about a folded constant": ("input x = 1\na = 2.5\nf = [x, a]\npartial(f, a) = 1\n", 2,
+                                      "'a' is a constant"),
+    "domain of the wrong shape": ("input v in ([0, 0], [1, 1]) = [.5, .5, .5]\ny = sum(v)\n", 2,
+                                  "do not fit the input's shape (3,)"),
+    "an input as index's integer": ("input W = [[1, 2], [3, 4.5]]\ninput k = 1\n"
+                                    "L = -index(log_softmax(W @ [1, -1]), k)\n", 0, ""),
+    "an input with no elements": ("input x = eye(0)\ny = sum(x) + 1\n", 0, ""),
+}
+
+
+@pytest.mark.parametrize("command", ["eval", "graph", "check"])
+@pytest.mark.parametrize("case", sorted(ODD))
+def test_odd_input_in_every_command(tmp_path, command, case):
+    text, status, message = ODD[case]
+    path = tmp_path / "odd.grad"
+    path.write_text(text)
+    result = CliRunner().invoke(main, [command, str(path)])
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit) or result.exception is None
+    assert result.exit_code == status, result.output
+    if message:
+        assert result.stderr.startswith(f"{path}:") and message in result.stderr

@@ -46,8 +46,9 @@ def run(*args, cwd=GOLDEN):
 
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
-    if UPDATE or not path.exists():
+    if UPDATE:
         path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}: make it with GRADCLI_UPDATE_GOLDEN=1"
     assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"
 
 

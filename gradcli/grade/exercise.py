@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
-from ..graph import Program, domain, load
+from ..graph import Program, domain, fixed_inputs, load
 from . import batch
 
 KINDS = ("derivative", "graph", "forward", "reverse", "edges")
@@ -151,7 +151,7 @@ def _names(toml, value, key, task, allowed, what):
     for v in value:
         if v not in allowed:
             raise toml.error(f"'{key}': '{v}' is not {what} of the problem", key, task,
-                             hint=did_you_mean(v, allowed) or f"{what}s: " + ", ".join(allowed))
+                             hint=did_you_mean(v, allowed) or "choose from: " + ", ".join(dict.fromkeys(allowed)))
     return list(value)
 
 
@@ -212,7 +212,7 @@ def load_exercise(folder: str | Path, seed: int | None = None, samples: int | No
         points = _typed(toml, raw.get("points", 1), float, "points", i)
         if points < 0:
             raise toml.error("'points' must not be negative", "points", i)
-        of = _names(toml, raw["of"], "of", i, ex.outputs + nodes, "an output") if "of" in raw else list(ex.outputs)
+        of = _names(toml, raw["of"], "of", i, ex.outputs + nodes, "an output or a node") if "of" in raw else list(ex.outputs)
         wrt = _names(toml, raw["wrt"], "wrt", i, ex.inputs, "an input") if "wrt" in raw else list(ex.inputs)
         if kind in ("graph", "reverse"):
             for name in of:
@@ -225,22 +225,9 @@ def load_exercise(folder: str | Path, seed: int | None = None, samples: int | No
 
 # ---------------------------------------------------------------- the reference
 
-def _fixed_inputs(program) -> set[int]:
-    """Inputs used only where no derivative flows (index's integer argument): held at the default."""
-    uses: dict[int, list[bool]] = {i: [] for i in program.inputs}
-    for node in program.nodes[: program.n_main]:
-        if node.kind != "op":
-            continue
-        for k, a in enumerate(node.args):
-            if a in uses:
-                diff = node.op.elementwise or node.op.jvp_rule(k) is not None
-                uses[a].append(diff)
-    return {i for i, u in uses.items() if u and not any(u)}
-
-
 def _draw(ex: Exercise, rng, count: int) -> dict[int, np.ndarray]:
     program = ex.program
-    fixed = _fixed_inputs(program)
+    fixed = fixed_inputs(program)
     point = {}
     for i in program.inputs:
         default = np.asarray(program.defaults[i], dtype=float)
@@ -308,14 +295,15 @@ def _reference(ex: Exercise) -> None:
         want = ex.samples - have
         count = max(2 * want, 8)
         cand = _draw(ex, rng, count)
-        try:
-            vals, jac, _ = _evaluate(ex, cand, count)
-        except GradError:
-            continue
+        vals, jac, _ = _evaluate(ex, cand, count)
         ok = np.flatnonzero(_finite_rows([vals[o] for o in needed] + list(jac.values()), count))[:want]
         for i in program.inputs:
             rows[i].append(cand[i][ok])
         have += len(ok)
+    if have < ex.samples:
+        raise GradError(f"{program.source.name}: only {have} of {ex.samples} random points in the inputs' "
+                        "domains give finite values and derivatives of the problem",
+                        hint="narrow the domains (input x in (LO, HI) = VALUE) or lower `samples`")
     point = {i: np.concatenate(rows[i], axis=0) for i in program.inputs}
     ex.B = B = 1 + have
     vals, jac, adjoints = _evaluate(ex, point, B)
