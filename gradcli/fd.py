@@ -159,7 +159,7 @@ def directional(f, x0, dirs, method: str = "richardson", max_t=None, rtol: float
         main = np.flatnonzero(~near)
         if main.size:
             sub = dirs if main.size == k else _subset(dirs, main)
-            v, e, fz = _method(f, x0, sub, method, None if mt is None else mt[main], cost)
+            v, e, fz = _method(f, x0, sub, method, None if mt is None else mt[main], cost, f0)
             if f0 is None:
                 f0 = fz
             value = np.full((k, v.shape[1]), np.nan)
@@ -194,7 +194,7 @@ def directional(f, x0, dirs, method: str = "richardson", max_t=None, rtol: float
     return FDResult(value, error, kink, left, right)
 
 
-def _method(f, x0, dirs, method, mt, cost):
+def _method(f, x0, dirs, method, mt, cost, f0=None):
     """value, error (k, m) by `method`, and f(x0) when the method evaluated it (else None)."""
     if method == "central":
         t = CENTRAL_T
@@ -202,8 +202,11 @@ def _method(f, x0, dirs, method, mt, cost):
         return (*_central(F, t), None)
     if method == "forward":
         t = FORWARD_T
-        F = evaluate(f, x0, dirs, [0.0, t, 2 * t], cost)
-        return (*_forward(F, t), F[0, 0])
+        if f0 is None:  # f(x0) once, not once per direction
+            f0 = evaluate(f, x0, _subset(dirs, np.arange(1)), [0.0], cost)[0, 0]
+        F = evaluate(f, x0, dirs, [t, 2 * t], cost)
+        F = np.concatenate([np.broadcast_to(np.asarray(f0, float), (1,) + F.shape[1:]), F])
+        return (*_forward(F, t), np.asarray(f0))
     ts = RICHARDSON_T
     F = evaluate(f, x0, dirs, np.ravel(np.column_stack([ts, -ts])), cost)
     return (*_richardson(F, ts, mt), None)
