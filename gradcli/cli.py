@@ -31,15 +31,17 @@ def each_file(files, run):
     return reports, status
 
 
-def echo_json(files, reports, to_json) -> None:
-    """One file: its object; several: an object keyed by file path."""
+def json_text(files, reports, to_json) -> str:
+    """One file: its object; several: an object keyed by file path ("" if nothing to say)."""
     from .render import dumps
 
     if len(files) == 1:
-        if reports:
-            click.echo(dumps(to_json(reports[0])))
-    else:
-        click.echo(dumps({r.file: to_json(r) for r in reports}))
+        return dumps(to_json(reports[0])) + "\n" if reports else ""
+    return dumps({r.file: to_json(r) for r in reports}) + "\n"
+
+
+def echo_json(files, reports, to_json) -> None:
+    click.echo(json_text(files, reports, to_json), nl=False)
 
 
 # Commands in modules of their own, imported only when run (start-up time is a feature).

@@ -63,9 +63,6 @@ class Program:
     domains: dict[int, tuple] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
 
-    def node(self, name: str) -> Node:
-        return self.nodes[self.names[name]]
-
     def error(self, message: str, node_or_span, hint: str | None = None) -> GradError:
         if isinstance(node_or_span, Node):
             start, end = node_or_span.start, node_or_span.end

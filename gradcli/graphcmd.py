@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli import AT, SEED, each_file
+from .cli import AT, SEED, each_file, json_text
 
 FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
 
@@ -61,11 +61,7 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
             _text(reports, output)
         else:
             if fmt == "json":
-                data = [gr.to_json(r) for r in reports]
-                if len(files) == 1:
-                    body = gr_dumps(data[0]) + "\n" if data else ""
-                else:
-                    body = gr_dumps({r.file: d for r, d in zip(reports, data)}) + "\n"
+                body = json_text(files, reports, gr.to_json)
             elif fmt == "dot":
                 body = "".join(gr.dot(r) for r in reports)
             else:
@@ -75,12 +71,6 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
         click.echo(err.render(), err=True)
         status = err.status
     sys.exit(status)
-
-
-def gr_dumps(data) -> str:
-    from .render import dumps
-
-    return dumps(data)
 
 
 def _open(output, mode):
