@@ -35,6 +35,14 @@ class Source:
         return self.text[starts[line - 1] : end]
 
 
+SHOWN = 120  # characters of a source line an error shows at most
+
+
+def _short(text: str, limit: int = 400) -> str:
+    """A message quoting the user's text stays readable (and small) however long that text is."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class GradError(Exception):
     """A problem with the user's input: always exit status 2, never a traceback.
 
@@ -61,8 +69,8 @@ class GradError(Exception):
 
     def render(self) -> str:
         if self.source is None:
-            text = f"error: {self.message}"
-            return text + (f"\n  hint: {self.hint}" if self.hint else "")
+            text = f"error: {_short(self.message)}"
+            return text + (f"\n  hint: {_short(self.hint)}" if self.hint else "")
         src = self.source
         line, col = src.line_col(min(self.start, len(src.text)))
         code = src.line_text(line).replace("\t", " ")
@@ -70,11 +78,17 @@ class GradError(Exception):
         width = (end_col - col) if end_line == line and end_col > col else 1
         width = max(1, min(width, len(code) - col + 1)) if len(code) >= col else 1
         gutter = f"{line} | "
-        out = [f"{src.name}:{line}:{col}: error: {self.message}",
+        at = col - 1
+        if len(code) > SHOWN:  # a long line: a window around the caret, so no error is huge
+            first = max(0, min(at - SHOWN // 4, len(code) - SHOWN))
+            code = ("…" if first else "") + code[first:first + SHOWN] + ("…" if first + SHOWN < len(code) else "")
+            at = at - first + (1 if first else 0)
+            width = min(width, SHOWN - (at - (1 if first else 0)))
+        out = [f"{src.name}:{line}:{col}: error: {_short(self.message)}",
                f"{gutter}{code}",
-               " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
+               " " * (len(gutter) + at) + "^" + "~" * (width - 1)]
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append(f"  hint: {_short(self.hint)}")
         return "\n".join(out)
 
 

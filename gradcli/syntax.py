@@ -35,7 +35,7 @@ CLOSING = {"(": ")", "[": "]"}
 # One match per token, blanks before it included; the group's name is the token's type.
 TOKEN_RE = re.compile(r"""[ \t\r\f\v]*(?:
     (?P<NAME>[^\W\d]\w*)
-  | (?P<NUMBER>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<NUMBER>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<POW>\*\*|\^)
   | (?P<PLUS>\+) | (?P<MINUS>-) | (?P<STAR>\*) | (?P<SLASH>/) | (?P<AT>@) | (?P<_EQ>=)
   | (?P<_COMMA>,) | (?P<DOT>\.)
@@ -452,20 +452,41 @@ def _parse_halves(tables, source: Source):
     return first + marshal.loads(data)
 
 
-def read_source(path, max_bytes: int | None = None) -> Source:
-    """Read a .grad file; unreadable, binary, non-UTF-8 or (with max_bytes) too large
-    files are GradErrors."""
+MAX_FILE_BYTES = 1 << 30  # no .grad file is this large; /dev/zero and the like stop here
+
+
+def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> Source:
+    """Read a .grad file; unreadable, binary, non-UTF-8, too large or not regular files
+    are GradErrors.  `untrusted` (a student's answer): a symbolic link is refused too,
+    so an answer cannot be another student's file or one of the grading machine's."""
+    import stat
+
     path = str(path)
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    flags = os.O_RDONLY | os.O_NONBLOCK | (getattr(os, "O_NOFOLLOW", 0) if untrusted else 0)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise GradError(f"{path}: is a directory, not a .grad file") from None
+        fd = os.open(path, flags)
     except OSError as err:
+        if untrusted and os.path.islink(path):
+            raise GradError(f"{path}: a symbolic link, not the answer file itself",
+                            hint="an answer must be a regular file in the student's folder") from None
+        if os.path.isdir(path):
+            raise GradError(f"{path}: is a directory, not a .grad file") from None
         raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
-    if max_bytes is not None and len(data) > max_bytes:
-        raise GradError(f"{path}: the file is larger than {max_bytes // 1024} KiB",
-                        hint="an answer is a short .grad file")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise GradError(f"{path}: is a directory, not a .grad file")
+        raise GradError(f"{path}: not a regular file (a device, a pipe or a socket)")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            data = fh.read(limit + 1)
+        except OSError as err:
+            raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
+    if len(data) > limit:
+        raise GradError(f"{path}: the file is larger than {limit // 1024:,} KiB",
+                        hint="an answer is a short .grad file" if max_bytes else None)
     if b"\0" in data:
         raise GradError(f"{path}: binary file, not a .grad text file")
     try:
@@ -475,4 +496,6 @@ def read_source(path, max_bytes: int | None = None) -> Source:
         raise GradError("not UTF-8 text: bad byte 0x%02x" % data[err.start], src, err.start) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    if "\r" in text:  # Windows and old Mac line ends: a newline is a newline
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return Source(path, text)

@@ -153,7 +153,7 @@ def test_domain_differs_overflow_and_nan(ex, tmp_path):
 
 
 def test_a_graph_undefined_everywhere_checks_nothing_vacuously(ex, tmp_path):
-    text = "a = -1 - square(x)\ng = sqrt(a)\nf = 2*g\nd(a)/d(x) = -2*x\nd(g)/d(x) = 7\n"
+    text = "s = square(x)\na = -1 - s\ng = sqrt(a)\nf = 2*g\nd(a)/d(x) = -2*x\nd(g)/d(x) = 7\n"
     got = items(grade_file(ex, write(tmp_path / "u.grad", text)))
     assert got[("forward", "d(a)/d(x)")].passed
     item = got[("forward", "d(g)/d(x)")]
@@ -443,3 +443,14 @@ def test_text_is_the_table(tmp_path):
     text = CliRunner().invoke(main, args + ["--format", "text"])
     assert table.exit_code == text.exit_code == 1
     assert table.output == text.output and "score" in text.output
+
+
+def test_forward_and_reverse_need_the_decomposed_graph(ex, tmp_path):
+    # the derivative alone, with the whole function on one line: no node-by-node credit
+    text = "f = log(sin(x)*cos(x))\nd(f)/d(x) = cos(x)/sin(x) - sin(x)/cos(x)\n"
+    result = grade_file(ex, write(tmp_path / "one.grad", text))
+    by_kind = {t.kind: t for t in result.tasks}
+    for kind in ("forward", "reverse"):
+        (item,) = by_kind[kind].items
+        assert not item.passed and item.note == notes.STRUCTURE and "sub-expression" in item.feedback
+        assert by_kind[kind].score == 0

@@ -94,7 +94,7 @@ class _LimitedBuilder(Builder):
 
 def read_answer(path: str | Path, limits: Limits) -> Source:
     """Read an untrusted answer file: size limit, no binary, UTF-8 (GradError otherwise)."""
-    return read_source(path, limits.max_bytes)
+    return read_source(path, limits.max_bytes, untrusted=True)
 
 
 def _check_depth(source: Source, limits: Limits) -> None:

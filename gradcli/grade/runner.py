@@ -41,26 +41,39 @@ def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
                   limits: Limits) -> StudentResult:
     results = []
     for ex in exercises:
-        candidates = answer_candidates(ex, folder, len(exercises) == 1)
-        path = next((p for p in candidates if p.is_file()), None)
-        if path is None:
-            from .tasks import failed
+        from .tasks import failed
 
+        candidates = answer_candidates(ex, folder, len(exercises) == 1)
+        path = next((p for p in candidates if os.path.lexists(p)), None)
+        if path is None:
             looked = ", ".join(str(p) for p in candidates)
             results.append(failed(ex, None, f"no answer found (looked for {looked})"))
+        elif folder is not None and folder.is_dir() and not _inside(path, folder):
+            results.append(failed(ex, None, f"{path}: leads outside the student's folder {folder} "
+                                            "(a symbolic link): not graded"))
         else:
             results.append(grade_file(ex, path, limits))
     return StudentResult(student, results)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Does `path`, with every link followed, stay inside `folder`?"""
+    return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
+
+
 def students_in(submissions: str | Path) -> list[tuple[str, Path]]:
+    """One folder per student; a folder that is a symbolic link (to another student's) is skipped."""
+    from ..errors import GradError
+
     root = Path(submissions)
     if not root.is_dir():
-        from ..errors import GradError
-
         raise GradError(f"--submissions {root}: not a directory")
-    return [(p.name, p) for p in sorted(root.iterdir(), key=lambda p: p.name)
-            if p.is_dir() and not p.name.startswith(".")]
+    found = [(p.name, p) for p in sorted(root.iterdir(), key=lambda p: p.name)
+             if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
+    if not found:
+        raise GradError(f"--submissions {root}: no student folders in it",
+                        hint="one folder per student, each with that student's answers")
+    return found
 
 
 # ---------------------------------------------------------------- in parallel

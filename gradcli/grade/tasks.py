@@ -213,22 +213,29 @@ def graph(ctx: Context, task: Task) -> list[Item]:
     if not ans.graph:
         items.append(_no_graph("graph"))
         items[-1].name = name
-    elif ans.unnamed:
-        node = ans.program.nodes[ans.unnamed[0]]
-        line, _ = ans.source.line_col(node.start)
-        text = snippet(ans.source, node)
-        items.append(Item(name, False, f"{name}: line {line}: `{text}` is a sub-expression, not a node of "
-                          f"its own; give it a name ({len(ans.unnamed)} unnamed operation(s) in all)",
-                          notes.STRUCTURE))
     else:
-        items.append(Item(name, True))
+        items.append(_undecomposed(ans) or Item(name, True))
     return items
+
+
+def _undecomposed(ans: Answer) -> Item | None:
+    """A failed item when the student's graph hides operations in sub-expressions."""
+    if not ans.unnamed:
+        return None
+    name = "one primitive op per node"
+    node = ans.program.nodes[ans.unnamed[0]]
+    line, _ = ans.source.line_col(node.start)
+    text = snippet(ans.source, node)
+    return Item(name, False, f"{name}: line {line}: `{text}` is a sub-expression, not a node of "
+                f"its own; give it a name ({len(ans.unnamed)} unnamed operation(s) in all)", notes.STRUCTURE)
 
 
 def forward(ctx: Context, task: Task) -> list[Item]:
     ex, ans = ctx.ex, ctx.ans
     if not ans.graph:
         return [_no_graph("forward")]
+    if ans.unnamed:  # forward mode goes node by node: without the nodes there is nothing to grade
+        return [_undecomposed(ans)]
     program = ans.program
     items = []
     outs = [ans.node_id(o) for o in ex.outputs if ans.node_id(o) in ans.graph and ctx.output_shape_ok(o)]
@@ -264,6 +271,8 @@ def forward(ctx: Context, task: Task) -> list[Item]:
 
 def reverse(ctx: Context, task: Task) -> list[Item]:
     ex, ans = ctx.ex, ctx.ans
+    if ans.graph and ans.unnamed:  # as in forward mode: the nodes come first
+        return [_undecomposed(ans)]
     program = ans.program
     items = []
     consumers: dict[int, list[int]] = {}
