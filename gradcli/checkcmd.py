@@ -16,10 +16,10 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @AT
-@click.option("--random", "random", type=click.IntRange(min=0), default=RANDOM, show_default=True,
+@click.option("--random", "random", type=click.IntRange(0, 100_000), default=RANDOM, show_default=True,
               metavar="N", help="Also check at N random points drawn from the inputs' domains "
                                 "(no domain: its value ± 1).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="Seed for randn/rand initialisers, random points and random directions.")
 @click.option("--method", type=click.Choice(["richardson", "central", "forward"]), default=None,
               help=f"Finite differences (default: richardson for a full check of at most "

@@ -10,7 +10,7 @@ from . import __version__
 
 AT = click.option("--at", "at", multiple=True, metavar="NAME=EXPR",
                   help="An input's value, an expression of the language (repeatable).")
-SEED = click.option("--seed", type=int, default=0, show_default=True,
+SEED = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                     help="Seed for randn/rand initialisers and random points.")
 
 

@@ -37,8 +37,10 @@ def apply_op(op: Op, args, params=(), nb: int = 0):
         return op.fwd(*args, *params, nb=nb)
     except ShapeError:
         raise
-    except ValueError as err:
+    except (ValueError, RuntimeError, TypeError, IndexError) as err:  # numpy refusing the shapes
         raise ShapeError(str(err).split("\n")[0]) from None
+    except MemoryError:
+        raise ShapeError("the result does not fit in memory") from None
 
 
 def local_partial(op: Op, k: int, ans, args):
@@ -263,7 +265,7 @@ def forward(program, point: dict, nb: int = 0, guard=None) -> list:
                     if guard is not None:
                         guard(i, op, argvals)
                     vals[i] = apply_op(op, argvals, params, nb)
-        except (ShapeError, ValueError, TypeError, IndexError) as err:
+        except (ShapeError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
             if i < 0:
                 raise
             raise _shape_error(program, nodes[i], vals, err, nb) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import sys
 from pathlib import Path
 
@@ -15,9 +16,10 @@ def _min_score(text: str | None, max_score: float) -> float | None:
     if text is None:
         return None
     try:
-        if text.endswith("%"):
-            return float(text[:-1]) / 100.0 * max_score
-        return float(text)
+        value = float(text[:-1]) / 100.0 * max_score if text.endswith("%") else float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
     except ValueError:
         raise click.BadParameter(f"{text!r}: a number of points or a percentage such as 80%",
                                  param_hint="--min-score") from None
@@ -32,7 +34,7 @@ def _min_score(text: str | None, max_score: float) -> float | None:
               help="Grade a class: one folder per student inside DIR, into one gradebook.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report here, not to stdout.")
-@click.option("--seed", type=int, default=None, help="Seed for the random points (default: each exercise's).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for the random points (default: each exercise's).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for --submissions (0: one per CPU).")
 @click.option("--min-score", metavar="S", help="Exit 1 only when a score is below S (points, or a percentage "

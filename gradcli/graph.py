@@ -263,7 +263,8 @@ class Builder:
         return self.add("op", op=op, args=ids, params=params, start=start, end=end)
 
     def integer(self, item, fname, ex):
-        if not isinstance(item, Const) or np.ndim(item.value) or item.value != int(item.value):
+        if (not isinstance(item, Const) or np.ndim(item.value) or not np.isfinite(item.value)
+                or item.value != int(item.value)):
             start, end = (item.start, item.end) if isinstance(item, Const) else (ex[1], ex[2])
             raise self.error(f"{fname}() needs a whole number here, written in the file", start, end)
         return int(item.value)
@@ -272,7 +273,8 @@ class Builder:
         from .engine import apply_op
 
         try:
-            value = apply_op(op, [a.value for a in args], params)
+            with np.errstate(all="ignore"):
+                value = apply_op(op, [a.value for a in args], params)
         except ShapeError as err:
             raise self.error(f"{err} in {self.source.text[start:end]}", start, end) from None
         return Const(value, start, end)
@@ -288,10 +290,14 @@ class Builder:
             if n < 0 or n > 10**7:
                 raise self.error(f"{fname}(): dimension {n} out of range", a.start, a.end)
             dims.append(n)
-        if int(np.prod(dims or [1])) > 10**8:
-            raise self.error(f"{fname}(): the tensor is too large", start, end)
         if fname == "eye" and len(dims) != 1:
             raise self.error("eye(n) takes one argument", start, end)
+        if len(dims) > 32:
+            raise self.error(f"{fname}(): at most 32 dimensions", start, end)
+        size = dims[0] ** 2 if fname == "eye" else int(np.prod(dims or [1], dtype=float))
+        if size > 10**8:
+            raise self.error(f"{fname}(): the tensor is too large ({size:,} elements; at most 10**8)",
+                             start, end)
         return Const(INITIALISERS[fname](self.rng, *dims), start, end)
 
     def constant(self, expr, what):
@@ -348,6 +354,8 @@ class Builder:
                                          *span)
                     if not np.all(np.asarray(lo) < np.asarray(hi)):
                         raise self.error("the domain (LO, HI) needs LO < HI", *span)
+                    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+                        raise self.error("the domain (LO, HI) must be finite", *span)
                     domains[nid] = (lo, hi)
             elif kind == "const":
                 value = self.constant(st[4], "a const")

@@ -22,7 +22,7 @@ FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
 @click.option("--paths", "with_paths", is_flag=True,
               help="List the paths from the output back to each --wrt input, with the product "
                    "of the local partials along each, and their sum.")
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+@click.option("--limit", type=click.IntRange(0, 100_000), default=50, show_default=True,
               help="List at most this many paths per input; the rest are counted.")
 @SEED
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)

@@ -170,3 +170,33 @@ def test_odd_input_in_every_command(tmp_path, command, case):
     assert result.exit_code == status, result.output
     if message:
         assert result.stderr.startswith(f"{path}:") and message in result.stderr
+
+
+@pytest.mark.parametrize("line,message", [
+    ("const c = ones(0/0)", "ones() needs a whole number here"),
+    ("const c = eye(1000000)", "eye(): the tensor is too large"),
+    ("const c = randn(" + ",".join(["1"] * 40) + ")", "at most 32 dimensions"),
+    ("input z in (-1/0, 1/0) = 1", "the domain (LO, HI) must be finite"),
+    ("c = " + "[" * 34 + "x" + "]" * 34, "shape mismatch"),
+])
+def test_numpy_limits_are_errors_at_the_line(tmp_path, line, message):
+    _, result = run(tmp_path, f"input x = 0.7\n{line}\ny = x*2\n")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert ":2:" in result.stderr.splitlines()[0] and message in result.stderr
+    assert "Warning" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "x"]])
+def test_bad_seed_is_a_usage_error(args):
+    result = CliRunner().invoke(main, ["eval", str(BAD.parent.parent / "examples" / "lecture_sin.grad"), *args])
+    assert result.exit_code == 2 and "--seed" in result.stderr
+
+
+def test_devices_and_long_lines(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "/dev/zero"])
+    assert result.exit_code == 2 and "not a regular file" in result.stderr
+    long = "input x = 1\ny = " + "x + " * 500 + "cosine(x) + " + "x + " * 500 + "x\n"
+    _, result = run(tmp_path, long)
+    first, code, caret = result.stderr.splitlines()[:3]
+    assert first.endswith("error: unknown function 'cosine'") and len(code) < 140
+    assert code[caret.index("^"):].startswith("cosine")

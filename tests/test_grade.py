@@ -27,7 +27,7 @@ FIX = ROOT / "tests" / "fixtures" / "grade"
 EX = FIX / "ex" / "lnsin"
 ANS = FIX / "answers"
 MORE = FIX / "more"
-PY = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+PY = sys.executable
 
 
 @pytest.fixture(scope="module")
@@ -454,3 +454,56 @@ def test_forward_and_reverse_need_the_decomposed_graph(ex, tmp_path):
         (item,) = by_kind[kind].items
         assert not item.passed and item.note == notes.STRUCTURE and "sub-expression" in item.feedback
         assert by_kind[kind].score == 0
+
+
+def test_symbolic_links_are_not_answers(tmp_path):
+    folder = copy_exercise(tmp_path)
+    subs = tmp_path / "subs"
+    write(subs / "alice" / "lnsin.grad", (EX / "solution.grad").read_text())
+    (subs / "bob").mkdir()
+    (subs / "bob" / "lnsin.grad").symlink_to(subs / "alice" / "lnsin.grad")      # another student's file
+    (subs / "carol").mkdir()
+    (subs / "carol" / "lnsin").symlink_to(folder)                               # the instructor's folder
+    (subs / "carol" / "lnsin.grad").symlink_to("/etc/passwd")
+    res = CliRunner().invoke(main, ["grade", str(folder), "--submissions", str(subs), "--format", "csv"])
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
+    assert float(rows["alice"]["total"]) == 7
+    assert float(rows["bob"]["total"]) == 0 and float(rows["carol"]["total"]) == 0
+    res = CliRunner().invoke(main, ["grade", str(folder), "--answers", str(subs / "carol"), "--format", "json"])
+    out = res.stdout
+    assert "root:" not in out and "symbolic link" in out
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("seed", "-4", "'seed' must be a whole number"),
+    ("rtol", "nan", "'rtol' must be a finite number"),
+    ("atol", "inf", "'atol' must be a finite number"),
+])
+def test_exercise_numbers_are_validated(tmp_path, key, value, message):
+    folder = copy_exercise(tmp_path)
+    toml = folder / "exercise.toml"
+    text = "\n".join(line for line in toml.read_text().splitlines() if not line.startswith(f"{key} ="))
+    toml.write_text(f"{key} = {value}\n" + text + "\n")
+    res = CliRunner().invoke(main, ["grade", str(folder)])
+    assert res.exit_code == 2 and message in res.stderr and f"{toml}:1:1:" in res.stderr
+
+
+def test_points_must_be_finite(tmp_path):
+    folder = copy_exercise(tmp_path)
+    toml = folder / "exercise.toml"
+    toml.write_text(toml.read_text().replace("points = 2", "points = inf", 1))
+    res = CliRunner().invoke(main, ["grade", str(folder)])
+    assert res.exit_code == 2 and "'points' must be a number from 0" in res.stderr
+
+
+def test_min_score_must_be_a_number(tmp_path):
+    folder = copy_exercise(tmp_path)
+    res = CliRunner().invoke(main, ["grade", str(folder), "--min-score", "nan"])
+    assert res.exit_code == 2 and "--min-score" in res.stderr
+
+
+def test_an_empty_class_is_an_error(tmp_path):
+    folder = copy_exercise(tmp_path)
+    (tmp_path / "nobody").mkdir()
+    res = CliRunner().invoke(main, ["grade", str(folder), "--submissions", str(tmp_path / "nobody")])
+    assert res.exit_code == 2 and "no student folders" in res.stderr

@@ -8,6 +8,7 @@ output w.r.t. every input, all in one batched pass.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -172,8 +173,10 @@ def load_exercise(folder: str | Path, seed: int | None = None, samples: int | No
     if not 0 <= n <= MAX_SAMPLES:
         raise toml.error(f"'samples' must be between 0 and {MAX_SAMPLES}", "samples")
     for k in ("rtol", "atol"):
-        if values.get(k, 0.0) < 0:
-            raise toml.error(f"'{k}' must not be negative", k)
+        if not 0 <= values.get(k, 0.0) < math.inf:
+            raise toml.error(f"'{k}' must be a finite number, not negative", k)
+    if not 0 <= values.get("seed", 0) < 2**63:
+        raise toml.error("'seed' must be a whole number from 0 to 2**63 - 1", "seed")
     ex = Exercise(id=folder.name, folder=folder, title=values.get("title", folder.name),
                   statement=values.get("statement", ""), problem_file=values.get("problem", "problem.grad"),
                   answer_file=values.get("answer", "answer.grad"),
@@ -210,8 +213,8 @@ def load_exercise(folder: str | Path, seed: int | None = None, samples: int | No
         if form not in FORMS:
             raise toml.error(f"unknown form '{form}'", "form", i, hint="form = " + " | ".join(FORMS))
         points = _typed(toml, raw.get("points", 1), float, "points", i)
-        if points < 0:
-            raise toml.error("'points' must not be negative", "points", i)
+        if not 0 <= points <= 1e6:
+            raise toml.error("'points' must be a number from 0 to 1,000,000", "points", i)
         of = _names(toml, raw["of"], "of", i, ex.outputs + nodes, "an output or a node") if "of" in raw else list(ex.outputs)
         wrt = _names(toml, raw["wrt"], "wrt", i, ex.inputs, "an input") if "wrt" in raw else list(ex.inputs)
         if kind in ("graph", "reverse"):
