@@ -62,6 +62,8 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
         click.echo(err.render(), err=True)
         sys.exit(err.status)
     if self_test:
+        if fmt not in ("table", "text", "json"):
+            raise click.BadParameter(f"--self-test reports as a table or JSON, not {fmt}", param_hint="--format")
         sys.exit(_self_test(exercises, limits, fmt))
     if submissions:
         try:

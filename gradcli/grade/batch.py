@@ -89,9 +89,13 @@ def out_size(op, args) -> int:
 
 def too_big(program, node, n, limits: Limits) -> GradError:
     text = program.source.text[node.start:node.end]
-    return GradError(f"`{text}` makes a value of {n:,} elements, more than the grader allows "
-                     f"({limits.max_elements:,} over all sample points)", program.source,
-                     node.start, node.end, hint="answers are small graphs; check the shapes")
+    if n > limits.max_elements:
+        what = f"makes a value of {n:,} elements, more than the grader allows ({limits.max_elements:,} " \
+               "over all sample points)"
+    else:
+        what = f"brings the answer's values past {limits.max_total:,} elements in all"
+    return GradError(f"`{text}` {what}", program.source, node.start, node.end,
+                     hint="answers are small graphs; check the shapes")
 
 
 def forward(program, point: dict, limits: Limits | None = None, deadline: float | None = None) -> list:

@@ -120,10 +120,15 @@ def to_csv(book: Gradebook) -> str:
     """A row per student, a column per exercise, a total."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["student"] + [i for i, _, _ in book.exercises] + ["total"])
+    w.writerow(["student"] + [_inert(i) for i, _, _ in book.exercises] + ["total"])
     for s in book.students:
-        w.writerow([s.id] + [num(e.score) for e in s.exercises] + [num(s.score)])
+        w.writerow([_inert(s.id)] + [num(e.score) for e in s.exercises] + [num(s.score)])
     return out.getvalue()
+
+
+def _inert(name: str) -> str:
+    """A name a spreadsheet will not run as a formula (a student may call a folder `=cmd|...`)."""
+    return "'" + name if name[:1] in ("=", "+", "-", "@", "\t", "\r") else name
 
 
 # ---------------------------------------------------------------- Markdown
