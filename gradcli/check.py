@@ -395,12 +395,7 @@ class Checker:
             return self.full(prog, pt, vals, u, [v], {(u, v): claims})[0]
         # Elementwise: the local partial, element by element of u.
         uval = np.asarray(vals[u], dtype=float)
-        argvals = [vals[a] for a in args]
-        rev = np.zeros(uval.shape)
-        with np.errstate(all="ignore"):
-            for k, a in enumerate(args):
-                if a == v:
-                    rev = rev + np.broadcast_to(engine.local_partial(op, k, vals[u], argvals), uval.shape)
+        rev = engine.local_jacobian(self.program, vals, u, v)
         vshape = np.shape(vals[v])
         flat = Flat(pt, [v])
         x0 = flat.pack(pt)

@@ -383,6 +383,43 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None) -
 
 # ---------------------------------------------------------------- Jacobians
 
+def local_jacobian(program, vals, u: int, v: int, nb: int = 0, max_columns: int | None = None):
+    """partial(u, v): the local derivative on the edge(s) v -> u, u's other arguments held fixed.
+
+    An elementwise op gives its partial elementwise, shaped like u (what `graph` prints on
+    the edge); any other op its full local Jacobian, u.shape + v.shape (one JVP per element
+    of v).  With nb=1 the batch axis leads.  None where no derivative flows (index's i).
+    """
+    node = program.nodes[u]
+    op, args = node.op, node.args
+    slots = [k for k, a in enumerate(args) if a == v and op.differentiable(k)]
+    if not slots:
+        return None
+    argvals = [vals[a] for a in args]
+    ans = vals[u]
+    with np.errstate(all="ignore"):
+        if op.elementwise:
+            aligned = _align(argvals) if nb and len(argvals) > 1 else argvals
+            return sum(np.broadcast_to(np.asarray(local_partial(op, k, ans, aligned), float), np.shape(ans))
+                       for k in slots)
+        vshape = np.shape(vals[v])
+        per = vshape[nb:]
+        n = int(np.prod(per, dtype=int))
+        if max_columns is not None and n > max_columns:
+            raise program.error(f"'{program.nodes[v].name}' has {n:,} elements: too many to differentiate "
+                                f"w.r.t. here (at most {max_columns:,})", program.nodes[v])
+        cols = []
+        for j in range(n):
+            t = np.zeros(vshape[:nb] + (n,))
+            t[..., j] = 1.0
+            t = t.reshape(vshape)
+            c = sum(np.asarray(op.jvp_rule(k)(t[()] if not vshape else t, ans, *argvals, *node.params, nb=nb),
+                               float) for k in slots)
+            cols.append(np.broadcast_to(c, np.shape(ans)))
+        out = np.stack(cols, axis=-1) if cols else np.zeros(np.shape(ans) + (0,))
+        return out.reshape(np.shape(ans) + per)
+
+
 def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
     """d(output)/d(input) for each input, shaped output.shape + input.shape."""
     out = np.asarray(vals[output])

@@ -302,7 +302,7 @@ def _attach_claims(program: Program, vals, gv: GraphView) -> None:
         if c.kind == "total":
             got = engine.jacobian(program, vals, c.u, [c.v], "reverse")[c.v]
         else:
-            got = local_jacobian(program, vals, c.u, c.v)
+            got = engine.local_jacobian(program, vals, c.u, c.v)
         end = c.end
         source = text[c.start:end].partition("=")[2].strip()
         row = ClaimRow(c.text(program), c.kind, source, given, got, _close(given, got),
@@ -316,35 +316,6 @@ def _attach_claims(program: Program, vals, gv: GraphView) -> None:
         else:
             # beside the adjoint column when u is the output shown, else the tangent's node
             gv.nodes[c.v if c.u == gv.output_id else c.u].claims.append(row)
-
-
-def local_jacobian(program: Program, vals, u: int, v: int):
-    """partial(u, v): the local derivative on the edge(s) v -> u, others held fixed.
-
-    Elementwise ops: the partial elementwise (what the edge shows).  Other ops:
-    the full local Jacobian, shaped u.shape + v.shape.
-    """
-    node = program.nodes[u]
-    op, args = node.op, node.args
-    argvals = [vals[a] for a in args]
-    slots = [k for k, a in enumerate(args) if a == v and op.differentiable(k)]
-    if op.elementwise:
-        total = 0.0
-        with np.errstate(all="ignore"):
-            for k in slots:
-                total = total + np.asarray(engine.local_partial(op, k, vals[u], argvals), float)
-        return total
-    ushape, vshape = np.shape(vals[u]), np.shape(vals[v])
-    rows = []
-    for e in range(max(int(np.prod(ushape)), 1)):
-        g = np.zeros(ushape)
-        g.flat[e] = 1.0
-        g = g[()] if not ushape else g
-        acc = np.zeros(vshape)
-        for k in slots:
-            acc = acc + np.asarray(engine.vjp(op, k, g, vals[u], argvals, node.params, 0), float)
-        rows.append(acc)
-    return np.stack(rows).reshape(ushape + vshape) if ushape else rows[0]
 
 
 # ---------------------------------------------------------------- sum over paths

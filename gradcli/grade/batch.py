@@ -174,37 +174,9 @@ def adjoint_jacobians(program, vals, o: int, B: int, limits=None) -> list:
 
 
 def local_jacobian(program, vals, u: int, v: int, B: int, limits=None):
-    """partial(u, v): elementwise ops give the local partial shaped like u; others u.shape+v.shape.
-
-    None when the edge is not differentiable (index's integer argument).
-    """
+    """engine.local_jacobian at every sample point, as (B,) + its shape; None for index's i."""
     node = program.nodes[u]
-    op, args = node.op, node.args
-    ans = vals[u]
-    us = np.shape(ans)[1:]
-    total = None
-    argv = [vals[a] for a in args]
-    with np.errstate(all="ignore"):
-        for k, a in enumerate(args):
-            if a != v:
-                continue
-            if op.elementwise:
-                aligned = engine._align(argv) if len(argv) > 1 else argv
-                c = engine.local_partial(op, k, ans, aligned)
-                c = np.broadcast_to(np.asarray(c, dtype=float), np.shape(ans))
-            else:
-                rule = op.jvp_rule(k)
-                if rule is None:
-                    continue
-                vs = np.shape(vals[v])[1:]
-                n = _size(vs)
-                _passes(program, v, n, limits)
-                parts = []
-                for j in range(n):
-                    t = np.zeros((B, n))
-                    t[:, j] = 1.0
-                    r = rule(t.reshape((B,) + vs), ans, *argv, *node.params, nb=1)
-                    parts.append(np.broadcast_to(np.asarray(r, dtype=float), (B,) + us))
-                c = parts[0] if not vs else np.stack(parts, axis=-1).reshape((B,) + us + vs)
-            total = c if total is None else total + c
-    return None if total is None else per_point(total, B)
+    if not node.op.elementwise:
+        _passes(program, v, _size(np.shape(vals[v])[1:]), limits)
+    out = engine.local_jacobian(program, vals, u, v, nb=1)
+    return None if out is None else per_point(out, B)
