@@ -507,3 +507,13 @@ def test_an_empty_class_is_an_error(tmp_path):
     (tmp_path / "nobody").mkdir()
     res = CliRunner().invoke(main, ["grade", str(folder), "--submissions", str(tmp_path / "nobody")])
     assert res.exit_code == 2 and "no student folders" in res.stderr
+
+
+def test_one_answer_cannot_inflate_the_report(ex, tmp_path):
+    # a def that fails when expanded, on a very long line, called from a thousand claims
+    text = "def g(a) = a + ones(3)  #" + "A" * 40000 + "\n"
+    text += "".join(f"n{i} = sin(x)\nd(n{i})/d(x) = g(x)\n" for i in range(1000)) + "f = log(n0*cos(x))\n"
+    result = grade_file(ex, write(tmp_path / "amplify.grad", text), Limits(max_bytes=10**6))
+    size = sum(len(i.feedback) for t in result.tasks for i in t.items)
+    assert 0 < size <= 64 * 1024 + 2000
+    assert not result.passed

@@ -359,7 +359,22 @@ def grade_source(ex: Exercise, source, limits: Limits, deadline: float | None = 
     ans = build_answer(source, ex.inputs, limits)
     ctx = Context(ex, ans, limits, deadline)
     tasks = [TaskResult(t.kind, t.points, CHECKERS[t.kind](ctx, t)) for t in ex.tasks]
+    _cap_feedback(tasks)
     return ExerciseResult(ex.id, ex.title, ex.max_score, tasks, source.name)
+
+
+FEEDBACK_BYTES = 64 * 1024  # per answer: an answer cannot make the class report huge
+
+
+def _cap_feedback(tasks) -> None:
+    left = FEEDBACK_BYTES
+    for task in tasks:
+        for item in task.items:
+            if len(item.feedback) > left:
+                item.feedback = item.feedback[: max(left, 0)] + (
+                    " … (feedback cut: this answer's feedback passed 64 KiB)" if left > 0 else
+                    "(feedback cut: this answer's feedback passed 64 KiB)")
+            left -= len(item.feedback)
 
 
 def grade_file(ex: Exercise, path: str | Path | None, limits: Limits | None = None) -> ExerciseResult:
