@@ -29,13 +29,7 @@ output loss
 """
 
 
-def best(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from bench_engine import best  # noqa: E402  (bench/ is on the path: run as python bench/...)
 
 
 def main(n: int = 10**6) -> float:

@@ -259,6 +259,15 @@ def to_json(gv: GraphView) -> dict:
 
 # ---------------------------------------------------------------- DOT
 
+def _edge_caption(gv: GraphView, e, sep: str) -> str:
+    """An edge's label in a picture: its partial, a tensor op's shapes, the claims about it."""
+    parts = [edge_label(gv, e)]
+    if e.tensor_op:
+        parts.append(f"{shape_text(e.src_shape)} → {shape_text(e.dst_shape)}")
+    parts += ["claim " + claim_text(c) for c in e.claims]
+    return sep.join(parts)
+
+
 def _dot_record(s: str) -> str:
     """Text inside a record label field: escape the record syntax and quotes."""
     return re.sub(r'([{}|<>"])', r"\\\1", s.replace("\\", "/"))
@@ -306,11 +315,7 @@ def dot(gv: GraphView) -> str:
         if not e.differentiable:
             out.append(f'  {src.key} -> {_op_key(dst)} [style=dashed, color="#8a8f94"];')
             continue
-        label = edge_label(gv, e)
-        if e.tensor_op:
-            label += f"\n{shape_text(e.src_shape)} → {shape_text(e.dst_shape)}"
-        for c in e.claims:
-            label += "\nclaim " + claim_text(c)
+        label = _edge_caption(gv, e, "\n")
         colour = ', fontcolor="#d00000", color="#d00000"' if any(not c.agrees for c in e.claims) else ""
         out.append(f"  {src.key} -> {_op_key(dst)} [label={_dot_str(label)}{colour}];")
     out.append("}")
@@ -353,12 +358,7 @@ def mermaid(gv: GraphView) -> str:
         if not e.differentiable:
             out.append(f"  {src.key} -.-> {_op_key(dst)}")
             continue
-        label = edge_label(gv, e)
-        if e.tensor_op:
-            label += f" {shape_text(e.src_shape)} → {shape_text(e.dst_shape)}"
-        for c in e.claims:
-            label += "; claim " + claim_text(c)
-        out.append(f"  {src.key} -->|{_mm(label)}| {_op_key(dst)}")
+        out.append(f"  {src.key} -->|{_mm(_edge_caption(gv, e, '; '))}| {_op_key(dst)}")
     styles = {"input": "fill:#cfe2ff,stroke:#3d6fb6", "const": "fill:#e9ecef,stroke:#8a8f94",
               "output": "fill:#ffe8a3,stroke:#c99700", "op": "fill:#ffffff,stroke:#555555",
               "bad": "stroke:#d00000,stroke-width:3px"}
