@@ -15,7 +15,6 @@ file (parsing, randn) is common to `eval` and `check` and is left out of both.
 from __future__ import annotations
 
 import sys
-import time
 
 from gradcli import check, engine
 from gradcli.errors import Source
