@@ -86,6 +86,6 @@ def eval_cmd(files, at, wrt, mode, seed, fmt):
         for k, r in enumerate(reports):
             if k:
                 click.echo()
-            render.eval_text(r, click.echo, show_file=len(files) > 1)
+            render.eval_text(r, show_file=len(files) > 1)
     sys.exit(status)
 

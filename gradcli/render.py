@@ -44,11 +44,13 @@ def eval_json(report) -> dict:
                         for o in report.outputs}}
 
 
-def columns(header: list[str], rows: list[list[str]], right=()) -> str:
-    """A plain-text table: cells may hold several lines (tensors); no colour, no trailing blanks.
+def plain() -> bool:
+    """SPEC section 2: NO_COLOR and non-terminals get plain text."""
+    return "NO_COLOR" in os.environ or not sys.stdout.isatty()
 
-    `eval`, the command CI calls most, prints with this rather than rich: it starts faster.
-    """
+
+def columns(header: list[str], rows: list[list[str]], right=()) -> str:
+    """A plain-text table: cells may hold several lines (tensors); no trailing blanks."""
     cells = [[c.split("\n") for c in row] for row in [header, *rows]]
     widths = [max(len(line) for row in cells for line in row[k]) for k in range(len(header))]
     out = []
@@ -62,10 +64,33 @@ def columns(header: list[str], rows: list[list[str]], right=()) -> str:
     return "\n".join(out)
 
 
-def eval_text(report, echo, show_file: bool = False) -> None:
-    if show_file:
-        echo(report.file)
+def eval_text(report, show_file: bool = False) -> None:
+    """A table per output: a rich one on a terminal; plain text in pipes and CI logs, which
+    also spares `eval`, the command CI calls most, the import of rich's console."""
+    import click
+
+    tables = []
     for out in report.outputs:
-        echo(f"{out.name} = {number(out.value)}   ({report.mode} mode)")
+        title = f"{out.name} = {number(out.value)}   ({report.mode} mode)"
+        header = ["input", "value", f"d({out.name})/d(input)"]
         rows = [[name, number(report.point[name]), number(g)] for name, g in out.grad.items()]
-        echo(columns(["input", "value", f"d({out.name})/d(input)"], rows, right=(1, 2)))
+        tables.append((title, header, rows))
+    if plain():
+        if show_file:
+            click.echo(report.file)
+        for title, header, rows in tables:
+            click.echo(title)
+            click.echo(columns(header, rows, right=(1, 2)))
+        return
+    from rich.table import Table
+
+    con = console()
+    if show_file:
+        con.print(f"[bold]{report.file}[/bold]")
+    for title, header, rows in tables:
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for k, col in enumerate(header):
+            table.add_column(col, justify="right" if k else "left")
+        for row in rows:
+            table.add_row(*row)
+        con.print(table)

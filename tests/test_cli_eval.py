@@ -138,3 +138,20 @@ def test_a_nan_names_the_node_and_exits_2(tmp_path):
     assert "a = -1" in result.stderr
     ok = invoke("eval", str(f), "--at", "x=4", "--format", "json")
     assert ok.exit_code == 0
+
+
+def test_on_a_terminal_the_tables_are_rich(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from gradcli import evaluate, render
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(render, "plain", lambda: False)
+    monkeypatch.setattr(render, "console", lambda: Console(file=buffer, width=100, color_system=None))
+    render.eval_text(evaluate.run(LECTURE))
+    out = buffer.getvalue()
+    assert "o = 7.6946828e-16   (reverse mode)" in out
+    assert "┃ input ┃" in out.replace("  ", " ") or "input" in out.splitlines()[2]
+    assert any("│ x" in line and "-6.2831853" in line for line in out.splitlines())
