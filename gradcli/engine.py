@@ -284,7 +284,7 @@ def first_bad(program, vals) -> int | None:
     return None
 
 
-def require_finite(program, vals, ids, nb=0):
+def require_finite(program, vals, ids):
     """Raise NumericError naming the node that first made a non-finite value."""
     if all(np.all(np.isfinite(vals[i])) for i in ids):
         return
@@ -293,19 +293,19 @@ def require_finite(program, vals, ids, nb=0):
         return
     node = program.nodes[bad]
     text = program.source.text[node.start:node.end]
-    args = ", ".join(f"{program.nodes[a].name} = {_short(vals[a], nb)}" for a in node.args)
-    raise NumericError(f"`{text}` is {_short(vals[bad], nb)} at this point", program.source,
+    args = ", ".join(f"{program.nodes[a].name} = {_short(vals[a])}" for a in node.args)
+    raise NumericError(f"`{text}` is {_short(vals[bad])} at this point", program.source,
                        node.start, node.end,
                        hint=(f"its arguments: {args}; " if args else "")
                        + "the function is not defined here; choose another point with --at")
 
 
-def _short(v, nb=0):
+def _short(v):
     a = np.asarray(v)
     if a.size == 1:
         return f"{a.item():.6g}"
     bad = a[~np.isfinite(a)]
-    return f"{bad.flat[0]:.6g} (in a {a.shape[nb:]} tensor)" if bad.size else f"a {a.shape[nb:]} tensor"
+    return f"{bad.flat[0]:.6g} (in a {a.shape} tensor)" if bad.size else f"a {a.shape} tensor"
 
 
 def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None) -> list:

@@ -395,11 +395,9 @@ class Builder:
                 raise GradError("nothing to differentiate: the file assigns no node", src, 0,
                                 hint="add a node such as `y = x*x`")
             outputs = [last_assign]
-        n_main = len(self.nodes)
-        program = Program(src, self.nodes, n_main, {}, inputs, outputs, defaults, domains)
-        program.names = {k: self.node_of(v) for k, v in self.names.items() if not isinstance(v, Const)}
-        program.names.update(self.materialised)
-        program.n_main = len(self.nodes)  # named constants may have been added just now
+        names = {k: v for k, v in self.names.items() if not isinstance(v, Const)}
+        names.update(self.materialised)  # named constants that some op uses
+        program = Program(src, self.nodes, len(self.nodes), names, inputs, outputs, defaults, domains)
         for st in claims:
             program.claims.append(self.claim(st, program))
         return program
