@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import sys
 
-from gradcli import check, engine
+from gradcli.autodiff import engine
+from gradcli.check import core as check
 from gradcli.errors import Source
-from gradcli.graph import bind, build
+from gradcli.language.program import bind, build
 
 TEXT = """\
 input x = randn({n})

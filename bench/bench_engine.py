@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcli import engine
+from gradcli.autodiff import engine
 from gradcli.errors import Source
-from gradcli.graph import bind, build
+from gradcli.language.program import bind, build
 
 OUT = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent

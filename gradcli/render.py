@@ -36,14 +36,6 @@ def dumps(data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-# ---------------------------------------------------------------- eval
-
-def eval_json(report) -> dict:
-    return {"outputs": {o.name: {"value": tolist(o.value),
-                                 "grad": {k: tolist(g) for k, g in o.grad.items()}}
-                        for o in report.outputs}}
-
-
 def plain() -> bool:
     """SPEC section 2: NO_COLOR and non-terminals get plain text."""
     return "NO_COLOR" in os.environ or not sys.stdout.isatty()
@@ -62,35 +54,3 @@ def columns(header: list[str], rows: list[list[str]], right=()) -> str:
                 parts.append(text.rjust(widths[k]) if k in right else text.ljust(widths[k]))
             out.append("  ".join(parts).rstrip())
     return "\n".join(out)
-
-
-def eval_text(report, show_file: bool = False) -> None:
-    """A table per output: a rich one on a terminal; plain text in pipes and CI logs, which
-    also spares `eval`, the command CI calls most, the import of rich's console."""
-    import click
-
-    tables = []
-    for out in report.outputs:
-        title = f"{out.name} = {number(out.value)}   ({report.mode} mode)"
-        header = ["input", "value", f"d({out.name})/d(input)"]
-        rows = [[name, number(report.point[name]), number(g)] for name, g in out.grad.items()]
-        tables.append((title, header, rows))
-    if plain():
-        if show_file:
-            click.echo(report.file)
-        for title, header, rows in tables:
-            click.echo(title)
-            click.echo(columns(header, rows, right=(1, 2)))
-        return
-    from rich.table import Table
-
-    con = console()
-    if show_file:
-        con.print(f"[bold]{report.file}[/bold]")
-    for title, header, rows in tables:
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for k, col in enumerate(header):
-            table.add_column(col, justify="right" if k else "left")
-        for row in rows:
-            table.add_row(*row)
-        con.print(table)

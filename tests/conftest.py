@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcli import engine
+from gradcli.autodiff import engine
 from gradcli.errors import Source
-from gradcli.graph import bind, build
+from gradcli.language.program import bind, build
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -15,10 +15,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcli import check, fd, ops
+from gradcli.autodiff import fd, ops
+from gradcli.check import core as check
 from gradcli.cli import main
 from gradcli.errors import GradError, Source
-from gradcli.graph import bind, build
+from gradcli.language.program import bind, build
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.grad"))
@@ -320,7 +321,8 @@ def test_engine_bug_when_the_modes_disagree(monkeypatch, tmp_path):
     p, point = program("input x = [1, 2]\ny = sum(x*x)\n")
     report = check.check_program(p, point, random=0)
     assert {r.verdict for r in report.rows} == {"engine_bug"}
-    from gradcli import checkrender, render
+    from gradcli import render
+    from gradcli.check import render as checkrender
 
     con = render.console()
     with con.capture() as cap:
@@ -388,7 +390,7 @@ def test_at_and_seed(tmp_path):
 
 
 def test_cli_defaults_match_the_core():
-    from gradcli import checkcmd
+    from gradcli.check import command as checkcmd
 
     assert (checkcmd.RTOL, checkcmd.ATOL, checkcmd.RANDOM, checkcmd.FAST_THRESHOLD, checkcmd.RICHARDSON_MAX) == (
         check.RTOL, check.ATOL, check.RANDOM, check.FAST_THRESHOLD, check.RICHARDSON_MAX)

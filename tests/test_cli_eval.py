@@ -145,7 +145,8 @@ def test_on_a_terminal_the_tables_are_rich(monkeypatch):
 
     from rich.console import Console
 
-    from gradcli import evaluate, render
+    from gradcli.evaluate import core as evaluate
+    from gradcli.evaluate import render
 
     buffer = io.StringIO()
     monkeypatch.setattr(render, "plain", lambda: False)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gradcli import engine
-from gradcli.ops import FUNCTIONS, OPS
+from gradcli.autodiff import engine
+from gradcli.autodiff.ops import FUNCTIONS, OPS
 from conftest import central_difference, grads, program_of
 
 # ---------------------------------------------------------------- random expressions

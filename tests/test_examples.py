@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from gradcli import engine
+from gradcli.autodiff import engine
 from conftest import central_difference, grads, program_of
 
 

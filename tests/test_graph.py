@@ -21,10 +21,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcli import engine, graphrender, graphview
+from gradcli.autodiff import engine
+from gradcli.graph import render as graphrender
+from gradcli.graph import view as graphview
 from gradcli.cli import main
 from gradcli.errors import Source
-from gradcli.graph import bind, build
+from gradcli.language.program import bind, build
 
 GOLDEN = Path(__file__).parent / "golden" / "graph"
 UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
@@ -468,8 +470,8 @@ def test_subprocess_svg(tmp_path):
 
 def test_cli_import_stays_light():
     """Start-up: registering `graph` loads neither the computation nor the renderers."""
-    code = ("import sys, gradcli.graphcmd, gradcli.cli; "
-            "print(sorted(m for m in ('gradcli.graphview', 'gradcli.graphrender') "
+    code = ("import sys, gradcli.graph.command, gradcli.cli; "
+            "print(sorted(m for m in ('gradcli.graph.view', 'gradcli.graph.render', 'numpy') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from gradcli import engine
+from gradcli.autodiff import engine
 from gradcli.errors import GradError, Source
-from gradcli.graph import bind, build
+from gradcli.language.program import bind, build
 from conftest import grads, program_of
 
 
@@ -160,7 +160,7 @@ def test_unicode_and_crlf_and_bom():
 
 
 def test_a_large_file_is_parsed_in_two_halves_the_same(monkeypatch):
-    from gradcli import syntax
+    from gradcli.language import syntax
 
     lines = ["input h0 = 0.5", "input w = 0.9", "def f(a) = sin(a)*w"]
     lines += [f"h{t} = f(h{t-1}) + sum([h{t-1},\n   1])  # (t = {t})" for t in range(1, 3001)]
@@ -173,7 +173,7 @@ def test_a_large_file_is_parsed_in_two_halves_the_same(monkeypatch):
 
 
 def test_brackets_in_comments_make_the_parser_take_the_whole_file(monkeypatch):
-    from gradcli import syntax
+    from gradcli.language import syntax
 
     lines = ["input x = 1"] + [f"y{t} = x*{t}  # ( unbalanced" for t in range(2000)]
     source = Source("big.grad", "\n".join(lines) + "\n")
@@ -183,7 +183,7 @@ def test_brackets_in_comments_make_the_parser_take_the_whole_file(monkeypatch):
 
 
 def test_a_syntax_error_in_the_second_half_is_reported_as_usual(monkeypatch):
-    from gradcli import syntax
+    from gradcli.language import syntax
 
     lines = ["input x = 1"] + [f"y{t} = x*{t}" for t in range(2000)] + ["z = x +* 2"]
     source = Source("big.grad", "\n".join(lines) + "\n")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import engine
+from ..autodiff import engine
 from ..errors import GradError, Source
-from ..graph import Builder, Program
-from ..syntax import parse, read_source
+from ..language.program import Builder, Program
+from ..language.syntax import parse, read_source
 from .batch import Limits
 
 

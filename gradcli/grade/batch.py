@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import engine
+from ..autodiff import engine
 from ..errors import GradError
-from ..ops import ShapeError
+from ..autodiff.ops import ShapeError
 
 
 @dataclass(frozen=True)

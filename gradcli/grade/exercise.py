@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
-from ..graph import Program, domain, fixed_inputs, load
+from ..language.program import Program, domain, fixed_inputs, load
 from . import batch
 
 KINDS = ("derivative", "graph", "forward", "reverse", "edges")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import engine
+from ..autodiff import engine
 from ..errors import GradError
 from . import batch, notes
 from .answer import Answer, build_answer, read_answer

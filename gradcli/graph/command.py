@@ -1,4 +1,4 @@
-"""`gradcli graph`: parse options, call graphview, hand the report to graphrender."""
+"""`gradcli graph`: parse options, call graph.view, hand the report to graph.render."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli import AT, SEED, each_file, json_text
+from ..options import AT, SEED, each_file, json_text
 
 FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
 
@@ -36,9 +36,9 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     reverse mode as a sum over paths.  dot, mermaid, svg and png draw the same
     graph (svg and png need Graphviz's `dot` program).
     """
-    from . import graphrender as gr
-    from . import graphview
-    from .errors import GradError
+    from . import render as gr
+    from . import view
+    from ..errors import GradError
 
     try:
         if fmt in ("svg", "png") and len(files) > 1:
@@ -49,7 +49,7 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     except GradError as err:
         click.echo(err.render(), err=True)
         sys.exit(err.status)
-    reports, status = each_file(files, lambda path: graphview.run(path, at, seed, wrt, mode, of,
+    reports, status = each_file(files, lambda path: view.run(path, at, seed, wrt, mode, of,
                                                                    with_paths, limit))
     if any(not gv.claims_ok or any(not r.agrees for r in gv.paths) for gv in reports):
         status = status or 1
@@ -74,7 +74,7 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
 
 
 def _open(output, mode):
-    from .errors import GradError
+    from ..errors import GradError
 
     try:
         return open(output, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
@@ -101,8 +101,8 @@ def _write_bytes(body: bytes, output) -> None:
 
 
 def _text(reports, output) -> None:
-    from . import graphrender as gr
-    from .render import console
+    from . import render as gr
+    from ..render import console
 
     def show(con):
         for i, r in enumerate(reports):

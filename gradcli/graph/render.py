@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .graphview import GraphView, fmt, shape_text
-from .render import tolist
+from .view import GraphView, fmt, shape_text
+from ..render import tolist
 
 COLOURS = {  # fill, border
     "input": ("#cfe2ff", "#3d6fb6"),
@@ -376,7 +376,7 @@ def graphviz(dot_text: str, fmt_: str) -> bytes:
     import shutil
     import subprocess
 
-    from .errors import GradError
+    from ..errors import GradError
 
     exe = shutil.which("dot")
     if exe is None:

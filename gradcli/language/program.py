@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GradError, Source, did_you_mean
-from .ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
+from ..errors import GradError, Source, did_you_mean
+from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
 from .syntax import parse, read_source
 
 MAX_NODES = 2_000_000
@@ -270,7 +270,7 @@ class Builder:
         return int(item.value)
 
     def fold(self, op: Op, args, params, start, end):
-        from .engine import apply_op
+        from ..autodiff.engine import apply_op
 
         try:
             with np.errstate(all="ignore"):
@@ -501,7 +501,7 @@ def no_gc():
 def build(source: Source, seed: int = 0) -> Program:
     with no_gc():
         program = Builder(source, seed).build(parse(source))
-        from .engine import plan
+        from ..autodiff.engine import plan
         plan(program)
     return program
 

@@ -1,4 +1,4 @@
-"""`gradcli check`: parse options, call check.run per file, hand the reports to checkrender."""
+"""`gradcli check`: parse options, call check.core.run per file, hand the reports to check.render."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli import AT, each_file, echo_json
+from ..options import AT, each_file, echo_json
 
 # The defaults, as in gradcli.check (kept literal here so that `gradcli --help` does not
 # import numpy; tests/test_check.py checks that the two agree).
@@ -39,8 +39,9 @@ def check(files, at, random, seed, method, fast, rtol, atol, limit, fmt):
 
     Exit status: 0 all agree, 1 a mismatch, 2 a bad input.
     """
-    from . import check as core
-    from . import checkrender, render
+    from . import core
+    from . import render as checkrender
+    from .. import render
 
     reports, status = each_file(files, lambda path: core.run(path, at, seed, random=random, method=method,
                                                              fast=fast, rtol=rtol, atol=atol))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GradError, NumericError
+from ..errors import GradError, NumericError
 from .ops import Op, ShapeError, _sum_to
 
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .render import number, tolist
+from ..render import number, tolist
 
 LABELS = {
     "engine_bug": "ENGINE BUG",

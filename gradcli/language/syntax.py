@@ -26,7 +26,7 @@ from pathlib import Path
 from lark import Lark, Transformer
 from lark.lexer import Lexer
 
-from .errors import GradError, Source
+from ..errors import GradError, Source
 
 RESERVED = {"input": "INPUT", "const": "CONST", "def": "DEF", "output": "OUTPUT", "in": "IN"}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "@": "AT", "=": "_EQ",
@@ -53,8 +53,8 @@ EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PLUS"}
 
 def grammar_path() -> Path:
     """The grammar ships inside the wheel as gradcli/grammars; in a checkout it is ../grammars."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "grammars" / "gradcli.lark", here.parent / "grammars" / "gradcli.lark"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "grammars" / "gradcli.lark", package.parent / "grammars" / "gradcli.lark"):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError("gradcli.lark not found next to the gradcli package")
@@ -368,7 +368,7 @@ def _tables() -> Tables:
     cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gradcli"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        from . import __version__
+        from .. import __version__
         cache = str(cache_dir / f"grammar-{__version__}.lark.cache")
     except OSError:
         cache = False

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine
-from .errors import GradError, did_you_mean
-from .graph import Program, bind, load, no_gc
+from ..autodiff import engine
+from ..errors import GradError, did_you_mean
+from ..language.program import Program, bind, load, no_gc
 
 
 @dataclass

@@ -47,9 +47,9 @@ def _min_score(text: str | None, max_score: float) -> float | None:
               "long runs).")
 def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, self_test, progress):
     """Grade answers to the exercises in DIRECTORY (SPEC section 3)."""
-    from .errors import GradError
-    from .grade import formats, runner
-    from .grade.batch import Limits
+    from ..errors import GradError
+    from . import formats, runner
+    from .batch import Limits
 
     if answers and submissions:
         raise click.UsageError("give --answers or --submissions, not both")
@@ -89,7 +89,7 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     if fmt == "text":  # the name the other commands use for their tables
         fmt = "table"
     if fmt == "table":
-        from .render import console
+        from ..render import console
 
         if output:
             from rich.console import Console
@@ -117,13 +117,13 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
 
 
 def _run(exercises, jobs_list, limits, workers, seed, show):
-    from .grade import runner
+    from . import runner
 
     if not show:
         return runner.grade_many(exercises, jobs_list, limits, workers, seed)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .render import console
+    from ..render import console
 
     with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console(stderr=True), transient=True) as bar:
@@ -133,7 +133,7 @@ def _run(exercises, jobs_list, limits, workers, seed, show):
 
 
 def _self_test(exercises, limits, fmt) -> int:
-    from .grade import runner
+    from . import runner
 
     rows = runner.self_test(exercises, limits)
     bad = [r for r in rows if not r[2]]
@@ -146,7 +146,7 @@ def _self_test(exercises, limits, fmt) -> int:
         from rich.table import Table
         from rich.text import Text
 
-        from .render import console
+        from ..render import console
 
         t = Table(title="self-test", title_justify="left", header_style="bold")
         for col in ("exercise", "file", "", "result"):

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import engine
-from .errors import GradError, did_you_mean
-from .graph import Program, bind, load
+from ..autodiff import engine
+from ..errors import GradError, did_you_mean
+from ..language.program import Program, bind, load
 
 SMALL = 12          # a tensor with at most this many elements is shown in full
 RTOL, ATOL = 1e-6, 1e-9
@@ -382,7 +382,7 @@ def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "re
          output: str | None = None, with_paths: bool = False, limit: int = 50) -> GraphView:
     """Load, bind the point, walk; `--wrt` (default: every input) picks the inputs
     whose tangents (`mode="forward"`) and paths (`with_paths`) are shown."""
-    from .evaluate import select_inputs
+    from ..evaluate.core import select_inputs
 
     program = load(path, seed)
     point = bind(program, at, seed)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import engine, fd
-from .errors import GradError
-from .graph import Node, Program, bind, domain, fixed_inputs, load
+from ..autodiff import engine, fd
+from ..errors import GradError
+from ..language.program import Node, Program, bind, domain, fixed_inputs, load
 
 RTOL = 1e-6
 ATOL = 1e-9

@@ -1,0 +1,1 @@
+"""Autodiff: the op table (ops), the engine's loops over a program (engine), finite differences (fd)."""

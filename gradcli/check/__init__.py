@@ -1,0 +1,1 @@
+"""`gradcli check`: reverse vs forward vs finite differences vs claims (core), renderers, command."""

@@ -1,0 +1,31 @@
+"""`gradcli eval`: parse options, call evaluate.core.run per file, hand the reports to evaluate.render."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..options import AT, SEED, each_file, echo_json
+
+
+@click.command("eval")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@AT
+@click.option("--wrt", metavar="X,Y", help="Differentiate w.r.t. these inputs only (default: all).")
+@click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True)
+@SEED
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def eval_cmd(files, at, wrt, mode, seed, fmt):
+    """Values of the outputs and their gradients w.r.t. every input."""
+    from . import core, render
+
+    reports, status = each_file(files, lambda path: core.run(path, at, seed, wrt, mode))
+    if fmt == "json":
+        echo_json(files, reports, render.eval_json)
+    else:
+        for k, r in enumerate(reports):
+            if k:
+                click.echo()
+            render.eval_text(r, show_file=len(files) > 1)
+    sys.exit(status)
