@@ -112,11 +112,24 @@ def test_unreadable_binary_and_non_utf8_files(tmp_path):
     binary = tmp_path / "bin.grad"
     binary.write_bytes(b"input x = 1\n\x00\x01\x02")
     out = runner.invoke(main, ["eval", str(binary)])
-    assert out.exit_code == 2 and "binary file" in out.stderr
+    assert out.exit_code == 2 and out.stderr.startswith(f"{binary}:2:1: error: a NUL byte")
     latin = tmp_path / "latin.grad"
     latin.write_bytes("input x = 1\ny = x # caf\xe9\n".encode("latin-1"))
     out = runner.invoke(main, ["eval", str(latin)])
     assert out.exit_code == 2 and f"{latin}:2:12: error: not UTF-8" in out.stderr
+
+
+@pytest.mark.parametrize("raw,where", [
+    ("input x = 1\ny = x # \u00e9\u00e9 \xff\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff"), "2:12"),
+    (b"input x = 1\ry = x\r z \xff\r", "3:4"),           # old Mac line ends count as lines
+    (b"input x = 1\r\ny = \x00 + x\r\n", "2:5"),
+])
+def test_a_bad_byte_is_located_in_characters_and_lines(tmp_path, raw, where):
+    path = tmp_path / "bad.grad"
+    path.write_bytes(raw)
+    out = CliRunner().invoke(main, ["eval", str(path)])
+    assert out.exit_code == 2 and out.stderr.startswith(f"{path}:{where}: error: "), out.stderr
+    assert "^" in out.stderr and "\x00" not in out.stderr
 
 
 @pytest.mark.parametrize("args,message", [

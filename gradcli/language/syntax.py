@@ -487,15 +487,32 @@ def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> 
     if len(data) > limit:
         raise GradError(f"{path}: the file is larger than {limit // 1024:,} KiB",
                         hint="an answer is a short .grad file" if max_bytes else None)
-    if b"\0" in data:
-        raise GradError(f"{path}: binary file, not a .grad text file")
+    nul = data.find(b"\0")
     try:
         text = data.decode("utf-8")
+        bad = None
     except UnicodeDecodeError as err:
-        src = Source(path, data[: err.start].decode("utf-8", "replace") + "?")
-        raise GradError("not UTF-8 text: bad byte 0x%02x" % data[err.start], src, err.start) from None
+        text, bad = None, err.start
+    if nul >= 0 and (bad is None or nul < bad):
+        raise _byte_error(path, data, nul, "a NUL byte: not a .grad text file (a binary file?)")
+    if bad is not None:
+        raise _byte_error(path, data, bad, "not UTF-8 text: bad byte 0x%02x" % data[bad])
+    return Source(path, _normal_text(text))
+
+
+def _normal_text(text: str) -> str:
+    """No byte-order mark; Windows and old Mac line ends become newlines."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    if "\r" in text:  # Windows and old Mac line ends: a newline is a newline
+    if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return Source(path, text)
+    return text
+
+
+def _byte_error(path: str, data: bytes, at: int, message: str) -> GradError:
+    """A bad byte at data[at], located by line and column (counted in characters, as elsewhere)."""
+    end = data.find(b"\n", at)
+    shown = data[: len(data) if end < 0 else end].replace(b"\0", b"?")
+    head = _normal_text(data[:at].replace(b"\0", b"?").decode("utf-8", "replace"))
+    rest = shown[at + 1:].decode("utf-8", "replace")
+    return GradError(message, Source(path, head + "?" + rest), len(head))
