@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from gradcli.autodiff import engine
 from gradcli.errors import Source
 from gradcli.language.program import bind, build
+
+# Hypothesis: CI runs a fixed, derandomized profile (the same examples every run, so a run
+# that passes once passes always); HYPOTHESIS_PROFILE=explore draws new examples each run
+# with no example database, to look for bugs by hand (see docs/testing.md).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
