@@ -60,6 +60,29 @@ class GradError(Exception):
         self.start = start
         self.end = start + 1 if end is None else end
         self.hint = hint
+        self.filename: str | None = None   # the file an error without a source is about, if any
+
+    @property
+    def file(self) -> str | None:
+        """The file (or the name given to `gradcli.parse`) the error is in; None for an option."""
+        return self.filename if self.source is None else self.source.name
+
+    @property
+    def line(self) -> int | None:
+        """1-based line of the error, or None when it is about an option or a file as a whole."""
+        return None if self.source is None else self.source.line_col(min(self.start, len(self.source.text)))[0]
+
+    @property
+    def column(self) -> int | None:
+        """1-based column (in characters) of the error, or None like `line`."""
+        return None if self.source is None else self.source.line_col(min(self.start, len(self.source.text)))[1]
+
+    def __str__(self) -> str:
+        """FILE:LINE:COL: error: ..., the line and a caret (as the command line prints it); an
+        error about an option or a whole file is its message (and hint) alone."""
+        if self.source is None:
+            return _short(self.message) + (f"\n  hint: {_short(self.hint)}" if self.hint else "")
+        return self.render()
 
     def located(self, source: Source) -> "GradError":
         """Attach a source when the raiser only knew offsets."""
@@ -90,6 +113,18 @@ class GradError(Exception):
         if self.hint:
             out.append(f"  hint: {_short(self.hint)}")
         return "\n".join(out)
+
+
+class GradientMismatch(AssertionError):
+    """A hand-written derivative (a claim, a Python gradient) disagrees with the reference.
+
+    An AssertionError, so that pytest reports it as a failed test; its message is the
+    check's text report (worst entries first) and `report` the report itself.
+    """
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
 
 
 class NumericError(GradError):

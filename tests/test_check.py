@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import gradcli
 from gradcli.autodiff import engine, fd, ops
 from gradcli.check import core as check
 from gradcli.cli import main
@@ -114,7 +115,7 @@ def test_wrong_claim_caught_and_pointed_at():
     assert "CLAIM WRONG" in result.output
     assert "claim d(loss)/d(x) is wrong" in result.output
     # the right partial claim in the same file is not blamed
-    report = check.run(str(WRONG))
+    report = gradcli.load(WRONG).check()
     partial = [r for r in report.rows if r.claim_text == "partial(loss, u)"]
     assert partial and all(r.verdict == "ok" for r in partial)
     wrong = [r for r in report.rows if r.claim_text == "d(loss)/d(x)"]
@@ -125,7 +126,7 @@ def test_wrong_claim_caught_and_pointed_at():
 
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if p.name != "wrong_claim.grad"], ids=lambda p: p.name)
 def test_lecture_examples_pass(path):
-    report = check.run(str(path), random=2)
+    report = gradcli.load(path).check(random=2)
     bad = [r for r in report.rows if r.verdict != "ok"]
     assert report.status == 0 and not bad, bad[:3]
     assert len(report.points) == 3

@@ -1,4 +1,4 @@
-"""`gradcli check`: parse options, call check.core.run per file, hand the reports to check.render."""
+"""`gradcli check`: parse options, call the API (Graph.check) per file, hand the reports to check.render."""
 
 from __future__ import annotations
 
@@ -39,12 +39,13 @@ def check(files, at, random, seed, method, fast, rtol, atol, limit, fmt):
 
     Exit status: 0 all agree, 1 a mismatch, 2 a bad input.
     """
-    from . import core
     from . import render as checkrender
     from .. import render
 
-    reports, status = each_file(files, lambda path: core.run(path, at, seed, random=random, method=method,
-                                                             fast=fast, rtol=rtol, atol=atol))
+    from ..api import load
+
+    reports, status = each_file(files, lambda path: load(path).check(
+        at, random=random, seed=seed, method=method, fast=fast, rtol=rtol, atol=atol))
     if reports and status == 0:
         status = max(r.status for r in reports)
     if fmt == "json":

@@ -131,6 +131,18 @@ def summary(report) -> str:
     return f"✗ {mism} mismatch{'es' if mism != 1 else ''} in {where}: " + "; ".join(causes) + tail
 
 
+def check_str(report, limit: int = 20) -> str:
+    """The text report as a string, plain (no colour): the message of a GradientMismatch."""
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    check_text(report, Console(file=buf, no_color=True, color_system=None, highlight=False,
+                               soft_wrap=False, width=200), limit)
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+
+
 def check_text(report, con, limit: int = 20, show_file: bool = True) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -182,3 +194,4 @@ def _point_value(v):
     if a.size > 12:
         return f"<{'x'.join(str(s) for s in a.shape)} tensor>"
     return number(a).replace("\n", "")
+
