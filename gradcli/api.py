@@ -3,6 +3,7 @@
     gradcli.load(path) / gradcli.parse(text, name)  -> Graph
     Graph.eval(at, wrt, mode, seed)                 -> Evaluation (.values, .grads)
     Graph.check(at, random, seed, ...)              -> CheckReport (.ok, .rows, .raise_for_status())
+    gradcli.check_function(f, grad_f, *args, ...)   -> CheckReport, or GradientMismatch
     gradcli.grade(exercises, answers, ...)          -> Gradebook
     gradcli.GradError, gradcli.GradientMismatch
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from .check.core import CheckReport
     from .grade.report import Gradebook
 
-__all__ = ["load", "parse", "Graph", "Node", "Claim", "Evaluation", "CheckReport", "grade", "Gradebook",
-           "GradError", "GradientMismatch"]
+__all__ = ["load", "parse", "Graph", "Node", "Claim", "Evaluation", "CheckReport", "check_function",
+           "grade", "Gradebook", "GradError", "GradientMismatch"]
 
 Value = Union[float, np.ndarray]
 """A value or a derivative: a Python float for shape (), else a float64 numpy array."""
@@ -232,6 +233,35 @@ class Evaluation(EvalReport):
             raise ValueError(f"{self.file} has {len(self.outputs)} outputs "
                              f"({', '.join(o.name for o in self.outputs)}): use .values / .grads")
         return self.outputs[0]
+
+
+# ---------------------------------------------------------------- Python functions
+
+def check_function(f: Callable[..., Any], grad_f: Callable[..., Any], *args: Any,
+                   wrt: int | str | Iterable[int | str] | None = None, vjp: bool = False,
+                   fast: bool | None = None, method: str | None = None, rtol: float = 1e-6,
+                   atol: float = 1e-9, seed: int = 0, raise_on_mismatch: bool = True) -> CheckReport:
+    """Check grad_f, a hand-written gradient (Jacobian, or VJP with vjp=True) of the Python
+    function f, at args, against finite differences with error estimates.
+
+    grad_f(*args) returns d(f)/d(x) for each differentiated argument x (shaped f's output
+    shape + x's shape; a tuple for several); with vjp=True, grad_f(*args, g) returns gᵀJ
+    for each (shaped like x).  Returns the report; raises GradientMismatch (an
+    AssertionError whose message is the text report, worst entries first) on a mismatch,
+    unless raise_on_mismatch=False; GradError for bad input; f's or grad_f's own exceptions
+    propagate, with a note saying where.
+    """
+    from .check.python import check_function as run
+
+    if not isinstance(vjp, bool) or not isinstance(raise_on_mismatch, bool):
+        raise GradError("vjp and raise_on_mismatch are True or False")
+    if fast is not None and not isinstance(fast, bool):
+        raise GradError(f"fast={fast!r}: True, False or None (by the number of input elements)")
+    report = run(f, grad_f, args, wrt=wrt, vjp=vjp, fast=fast, method=method, rtol=rtol, atol=atol,
+                 seed=seed)
+    if raise_on_mismatch:
+        report.raise_for_status()
+    return report
 
 
 # ---------------------------------------------------------------- grading

@@ -84,6 +84,8 @@ class CheckReport:
     points: list[Point] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    function: str | None = None  # a Python function's check (check_function): f's name
+    gradient: str | None = None  # ... and its hand-written gradient's (where it is defined)
 
     @property
     def status(self) -> int:
