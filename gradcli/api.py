@@ -251,6 +251,7 @@ def check_function(f: Callable[..., Any], grad_f: Callable[..., Any], *args: Any
     unless raise_on_mismatch=False; GradError for bad input; f's or grad_f's own exceptions
     propagate, with a note saying where.
     """
+    __tracebackhide__ = True   # pytest shows the caller's line and the report, not gradcli's frames
     from .check.python import check_function as run
 
     if not isinstance(vjp, bool) or not isinstance(raise_on_mismatch, bool):

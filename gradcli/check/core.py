@@ -111,6 +111,7 @@ class CheckReport:
 
     def raise_for_status(self) -> None:
         """Raise GradientMismatch (an AssertionError) whose message is the text report, if not ok."""
+        __tracebackhide__ = True   # pytest shows the caller's line and the report
         if not self.ok:
             from ..errors import GradientMismatch
 
