@@ -44,10 +44,10 @@ class Arg:
     shape: tuple
     offset: int
     scalar: bool            # f receives a float (the caller gave a number)
+    size: int = 0
 
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=int))
+    def __post_init__(self):
+        self.size = int(np.prod(self.shape, dtype=int))
 
 
 def name_of(fn, default: str) -> str:
@@ -211,12 +211,13 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
     x0 = np.concatenate([np.ravel(np.asarray(s.value, dtype=float)) for s in specs])
     call = f"{fname}({', '.join(names)})"
 
+    slots = [(s.position, s.offset, s.offset + s.size, s.shape, s.scalar) for s in specs]
+
     def point_args(x):
         """f's arguments at the flat point x: fresh copies, so that f may modify them."""
         out = list(args)
-        for s in specs:
-            v = x[s.offset:s.offset + s.size]
-            out[s.position] = float(v[0]) if s.scalar else v.reshape(s.shape).copy()
+        for position, start, end, shape, scalar in slots:
+            out[position] = float(x[start]) if scalar else x[start:end].reshape(shape).copy()
         return out
 
     y0 = as_output(_call(f, point_args(x0), f"{fname} at the given point"), call)
@@ -241,6 +242,8 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
             err.add_note(f"(raised by {fname} at a point gradcli.check_function's finite differences "
                          f"moved to: {_moved(specs, moved, x, x0)})")
             raise
+        if not oshape and type(y) in (float, np.float64):   # the usual loss: no conversion
+            return y
         a = as_output(y, call)
         if a.shape != oshape:
             raise GradError(f"{call} returned shape {a.shape} at a nearby point, {oshape} at the given point")
@@ -253,7 +256,7 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
         w = rng.standard_normal(n) * scale
         given = _directional_given(grad_f, lambda: point_args(x0), specs, u, w, oshape, vjp, what, names)
         uflat = np.ravel(u)
-        F = fd.Pointwise(lambda x: np.array([values(x) @ uflat]))
+        F = fd.Pointwise(lambda x: float(np.ravel(values(x)) @ uflat))
         f0 = np.array([y0.reshape(-1) @ uflat])
         dirs = w[None, :]
         C = np.array([[given]])
