@@ -17,6 +17,10 @@ def test_wheel_ships_the_grammar_and_runs_from_anywhere(tmp_path):
     wheel = next(dist.glob("gradcli-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "gradcli/grammars/gradcli.lark" in names
+    assert "gradcli/py.typed" in names                                  # a typed package
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[pytest11]\ngradcli = gradcli.plugin" in text                # the pytest plugin
     assert not any(n.startswith(("tests/", "grammars/")) for n in names)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
