@@ -9,8 +9,9 @@ with --python) and none compiles bytecode, which halves their cost.
      a student's answers graded.
   B: a fresh venv installs what `init` wrote (tools/requirements.txt: the wheel rebuilt from
      A's installed files); `--self-test` there; B's own rebuilt wheel is byte-identical.
-  C: the Gradescope bundle's own setup.sh makes it, against a fake /autograder tree, and
-     run_autograder grades real submissions into results.json.
+  C: the Gradescope bundle's own setup.sh makes it, against a fake /autograder tree on a
+     fake Ubuntu 22.04 (python3 too old, python3.11 from apt), and run_autograder grades
+     real submissions into results.json. Where apt cannot help, setup.sh says what to do.
 """
 
 from __future__ import annotations
@@ -150,6 +151,30 @@ def test_what_init_wrote_installs_in_a_fresh_venv(work, course, venv_b):
     assert not list(students.rglob("solution.grad"))
 
 
+def image_without_python(folder: Path, python_from_apt: bool) -> Path:
+    """A folder for the front of PATH: python3, python3.11-13 that are not 3.11+ with venv,
+    and an apt-get that logs its arguments and, if python_from_apt, "installs" python3.11."""
+    folder.mkdir()
+    for name in ("python3", "python3.11", "python3.12", "python3.13"):
+        (folder / name).write_text("#!/bin/sh\nexit 1\n")
+        (folder / name).chmod(0o755)
+    real = os.path.realpath(sys.executable)
+    install = f'ln -sf "{real}" "{folder}/python3.11"' if python_from_apt else ":"
+    (folder / "apt-get").write_text(f'#!/bin/sh\necho "$*" >> "{folder}/apt.log"\n'
+                                    f'case "$*" in *python3.11-venv*) {install} ;; esac\n')
+    (folder / "apt-get").chmod(0o755)
+    return folder
+
+
+def test_gradescope_setup_without_a_python_says_what_to_do(work, tmp_path):
+    stubs = image_without_python(tmp_path / "image", python_from_apt=False)
+    setup = ROOT / "gradcli" / "course" / "templates" / "gradescope" / "setup.sh"
+    result = run(["bash", setup], cwd=tmp_path, ok=(1,), GRADCLI_AUTOGRADER_ROOT=str(tmp_path),
+                 PATH=f"{stubs}{os.pathsep}{os.environ['PATH']}")
+    assert "Python 3.11 or newer" in result.stderr and "Ubuntu 22.04 or newer" in result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
 def check_gradescope_results(results: dict) -> None:
     """results.json as Gradescope documents it: only its keys, of their types."""
     assert set(results) <= TOP_KEYS and {"score", "tests"} <= set(results)
@@ -173,11 +198,16 @@ def test_gradescope_bundle_grades_a_submission_in_a_fake_autograder(work, course
         for info in zf.infolist():  # zipfile drops the modes; Gradescope's unzip keeps them
             os.chmod(root / "source" / info.filename, info.external_attr >> 16 & 0o777)
     assert not list((root / "source").rglob("solution.grad"))
-    # setup.sh finds this test's Python 3.11+ first on PATH (Gradescope's image: apt's python3.11).
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    env = {"GRADCLI_AUTOGRADER_ROOT": str(root), "PATH": path, "PIP_COMPILE": "false"}
+    # An image like Ubuntu 22.04's: python3 is too old and there is no other Python until
+    # setup.sh asks apt for python3.11 (stubs on PATH stand in for both; "installing"
+    # python3.11 links this test's Python).
+    stubs = image_without_python(work / "image", python_from_apt=True)
+    env = {"GRADCLI_AUTOGRADER_ROOT": str(root), "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}",
+           "PIP_COMPILE": "false"}
     setup = run(["bash", root / "source" / "setup.sh"], cwd=root, **env)
     assert f"gradcli, version {__version__}" in setup.stdout
+    assert (stubs / "apt.log").read_text().splitlines() == [
+        "update -q", "install -y -q python3 python3-venv", "install -y -q python3.11 python3.11-venv"]
     package, _ = where(root / "venv" / "bin", work)
     assert package.startswith(str((root / "venv").resolve()))
 

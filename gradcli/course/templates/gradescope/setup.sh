@@ -2,9 +2,10 @@
 # Gradescope runs this once, when it builds the autograder image (written by
 # `gradcli bundle gradescope`). It installs gradcli from the wheel in tools/ into a
 # virtual environment; only numpy, lark, click and rich come from PyPI.
-# gradcli needs Python 3.11 or newer: on an image without one (Ubuntu 22.04's python3
-# is 3.10) it installs python3.11 with apt. GRADCLI_AUTOGRADER_ROOT replaces /autograder
-# (to try the bundle on another machine).
+# gradcli needs Python 3.11 or newer with venv: the image's python3 if it is one, else
+# apt's python3-venv (Ubuntu 24.04: 3.12), else apt's python3.11 (Ubuntu 22.04, whose
+# python3 is 3.10). GRADCLI_AUTOGRADER_ROOT replaces /autograder (to try the bundle on
+# another machine).
 set -euo pipefail
 root="${GRADCLI_AUTOGRADER_ROOT:-/autograder}"
 
@@ -18,15 +19,20 @@ find_python() {  # the first Python 3.11+ that can make a virtual environment
     done
     return 1
 }
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" || true
+}
 
 if ! python=$(find_python); then
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3.11 python3.11-venv
-    python=$(find_python) || {
-        echo "setup.sh: gradcli needs Python 3.11 or newer; choose Ubuntu 22.04 or newer as the base image" >&2
+    apt-get update -q || true
+    apt_install python3 python3-venv
+    python=$(find_python) || { apt_install python3.11 python3.11-venv; python=$(find_python); } || {
+        echo "setup.sh: gradcli needs Python 3.11 or newer with venv, and apt could not install one;" \
+             "choose Ubuntu 22.04 or newer as the autograder's base image" >&2
         exit 1
     }
 fi
+echo "setup.sh: $python is $("$python" --version)"
 "$python" -m venv "$root/venv"
 cd "$root/source"     # tools/requirements.txt names the wheel relative to this folder
 "$root/venv/bin/python" -m pip install -r tools/requirements.txt
