@@ -125,9 +125,9 @@ def test_init_writes_the_instructors_course(tmp_path):
     written = tree(tmp_path / "course")
     exercises = {k: v for k, v in written.items() if k.startswith("exercises/")}
     assert exercises == shipped_exercises(solutions=True)
-    assert set(written) - set(exercises) == {".github/workflows/self-test.yml", ".gitlab-ci.yml", "README.md",
+    assert set(written) - set(exercises) == {".github/workflows/grade.yml", ".gitlab-ci.yml", "README.md",
                                              f"tools/{WHEEL}", "tools/requirements.txt"}
-    workflow = written[".github/workflows/self-test.yml"].decode()
+    workflow = written[".github/workflows/grade.yml"].decode()
     assert "pip install -r tools/requirements.txt" in workflow
     assert "gradcli grade --self-test exercises/" in workflow and "gradcli bundle gradescope" in workflow
     assert written["tools/requirements.txt"].decode().splitlines()[-1] == f"./tools/{WHEEL}"
@@ -247,7 +247,7 @@ def test_written_ci_files_match_github_and_gitlab_schemas(tmp_path, students):
     tool = check_jsonschema()
     course = tmp_path / "course"
     assert invoke("init", course, *(["--students"] if students else []), "--install", "gradcli").exit_code == 0
-    workflow = course / ".github" / "workflows" / ("grade.yml" if students else "self-test.yml")
+    workflow = course / ".github" / "workflows" / "grade.yml"
     for schema, path in (("vendor.github-workflows", workflow), ("vendor.gitlab-ci", course / ".gitlab-ci.yml")):
         result = subprocess.run([tool, "--builtin-schema", schema, str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr

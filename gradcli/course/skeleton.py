@@ -17,15 +17,14 @@ from .. import __version__, shipped
 from .files import File, exercise_files, load_exercises, template, tools
 
 
+WORKFLOW = ".github/workflows/grade.yml"   # one name, whichever the job (as .gitlab-ci.yml)
+
+
 @dataclass
 class Skeleton:
     files: list[File]
     exercises: list          # grade.exercise.Exercise, in order
     students: bool
-
-    @property
-    def workflow(self) -> str:
-        return ".github/workflows/" + ("grade.yml" if self.students else "self-test.yml")
 
 
 def plan(source: str | Path | None = None, students: bool = False, install: str | None = None) -> Skeleton:
@@ -34,7 +33,7 @@ def plan(source: str | Path | None = None, students: bool = False, install: str 
     who = "students" if students else "instructors"
     files = exercise_files(exercises, solutions=not students)
     skeleton = Skeleton(files, exercises, students)
-    files.append(File(skeleton.workflow, template(f"github-{who}.yml").encode()))
+    files.append(File(WORKFLOW, template(f"github-{who}.yml").encode()))
     files.append(File(".gitlab-ci.yml", template(f"gitlab-{who}.yml").encode()))
     files.append(File("README.md", readme(exercises, students).encode()))
     files += tools(install)
