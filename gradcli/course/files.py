@@ -131,13 +131,14 @@ def write_new(root: Path, files: list[File]) -> None:
         raise GradError(f"cannot write {where}: {err.strerror or err}; nothing written") from None
 
 
-def zip_bytes(files: list[File]) -> bytes:
-    """A zip of files, deterministic: sorted, fixed timestamps and modes."""
+def zip_bytes(files: list[File], keep_order: bool = False) -> bytes:
+    """A zip of files, deterministic: sorted by path (unless keep_order), fixed timestamps
+    and modes."""
     import io
 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in sorted(files, key=lambda f: f.path):
+        for f in files if keep_order else sorted(files, key=lambda f: f.path):
             info = zipfile.ZipInfo(f.path, EPOCH)
             info.external_attr = (0o100755 if f.executable else 0o100644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -16,7 +16,6 @@ from string import Template
 from .. import __version__, shipped
 from .files import File, exercise_files, load_exercises, template, tools
 
-
 WORKFLOW = ".github/workflows/grade.yml"   # one name, whichever the job (as .gitlab-ci.yml)
 
 
@@ -31,13 +30,12 @@ def plan(source: str | Path | None = None, students: bool = False, install: str 
     """Every file of the skeleton (nothing is written); GradError for bad exercises or --install."""
     exercises = load_exercises(shipped.path("exercises") if source is None else source)
     who = "students" if students else "instructors"
-    files = exercise_files(exercises, solutions=not students)
-    skeleton = Skeleton(files, exercises, students)
-    files.append(File(WORKFLOW, template(f"github-{who}.yml").encode()))
-    files.append(File(".gitlab-ci.yml", template(f"gitlab-{who}.yml").encode()))
-    files.append(File("README.md", readme(exercises, students).encode()))
-    files += tools(install)
-    return skeleton
+    files = [*exercise_files(exercises, solutions=not students),
+             File(WORKFLOW, template(f"github-{who}.yml").encode()),
+             File(".gitlab-ci.yml", template(f"gitlab-{who}.yml").encode()),
+             File("README.md", readme(exercises, students).encode()),
+             *tools(install)]
+    return Skeleton(files, exercises, students)
 
 
 def readme(exercises, students: bool) -> str:

@@ -15,12 +15,11 @@ import csv
 import hashlib
 import io
 import tomllib
-import zipfile
 from pathlib import Path
 
 from .. import __version__, shipped
 from ..errors import GradError
-from .files import EPOCH, walk
+from .files import File, walk, zip_bytes
 
 NAME = "gradcli"
 
@@ -34,7 +33,8 @@ def filename(version: str = __version__) -> str:
 
 
 def build() -> tuple[str, bytes]:
-    """(file name, bytes) of a wheel of the running gradcli."""
+    """(file name, bytes) of a wheel of the running gradcli: the package, then its
+    .dist-info, RECORD last."""
     entries = [(name, path.read_bytes()) for name, path in package_files()]
     entries += dist_info()
     record = io.StringIO()
@@ -45,14 +45,7 @@ def build() -> tuple[str, bytes]:
     record_name = f"{_dist_info_dir()}/RECORD"
     writer.writerow([record_name, "", ""])
     entries.append((record_name, record.getvalue().encode()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    return filename(), out.getvalue()
+    return filename(), zip_bytes([File(name, data) for name, data in entries], keep_order=True)
 
 
 def package_files() -> list[tuple[str, Path]]:
