@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +62,13 @@ def example():
         program = build(Source(str(EXAMPLES / name), (EXAMPLES / name).read_text()))
         return program, bind(program, at)
     return load
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory) -> Path:
+    """The wheel `pip install .` would install, built once per test run (hatchling from the
+    test extra, so no isolated build environment is downloaded)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(dist), str(ROOT)], check=True, capture_output=True)
+    return next(dist.glob("gradcli-*.whl"))

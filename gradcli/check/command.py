@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..options import AT, each_file, echo_json
+from ..options import AT, EXAMPLE, each_file, echo_json, with_examples
 
 # The defaults, as in gradcli.check (kept literal here so that `gradcli --help` does not
 # import numpy; tests/test_check.py checks that the two agree).
@@ -14,7 +14,8 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
 
 
 @click.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, type=click.Path())
+@EXAMPLE
 @AT
 @click.option("--random", "random", type=click.IntRange(0, 100_000), default=RANDOM, show_default=True,
               metavar="N", help="Also check at N random points drawn from the inputs' domains "
@@ -34,11 +35,12 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="Text: show at most this many rows, worst first (0: all).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(files, at, random, seed, method, fast, rtol, atol, limit, fmt):
+def check(files, examples, at, random, seed, method, fast, rtol, atol, limit, fmt):
     """Reverse mode vs forward mode vs finite differences vs the claims in each FILE.
 
     Exit status: 0 all agree, 1 a mismatch, 2 a bad input.
     """
+    files = with_examples(files, examples)
     from . import core
     from . import render as checkrender
     from .. import render
