@@ -8,7 +8,9 @@ from . import __version__
 
 # Start-up time is a feature: `gradcli --help` imports none of the commands' modules.
 LAZY = {"eval": "gradcli.evaluate.command:eval_cmd", "graph": "gradcli.graph.command:graph",
-        "check": "gradcli.check.command:check", "grade": "gradcli.grade.command:grade"}
+        "check": "gradcli.check.command:check", "grade": "gradcli.grade.command:grade",
+        "init": "gradcli.course.command:init", "bundle": "gradcli.course.command:bundle",
+        "examples": "gradcli.course.command:examples"}
 
 
 class Commands(click.Group):

@@ -81,8 +81,8 @@ class GradError(Exception):
         """FILE:LINE:COL: error: ..., the line and a caret (as the command line prints it); an
         error about an option or a whole file is its message (and hint) alone."""
         if self.source is None:
-            return _short(self.message) + (f"\n  hint: {_short(self.hint)}" if self.hint else "")
-        return self.render()
+            return self.message + (f"\n  hint: {self.hint}" if self.hint else "")
+        return self.render(shorten=False)
 
     def located(self, source: Source) -> "GradError":
         """Attach a source when the raiser only knew offsets."""
@@ -90,10 +90,12 @@ class GradError(Exception):
             self.source = source
         return self
 
-    def render(self) -> str:
+    def render(self, shorten: bool = True) -> str:
+        """What the command line prints; `shorten`: a message quoting a huge text is cut."""
+        short = _short if shorten else (lambda text: text)
         if self.source is None:
-            text = f"error: {_short(self.message)}"
-            return text + (f"\n  hint: {_short(self.hint)}" if self.hint else "")
+            text = f"error: {short(self.message)}"
+            return text + (f"\n  hint: {short(self.hint)}" if self.hint else "")
         src = self.source
         line, col = src.line_col(min(self.start, len(src.text)))
         code = src.line_text(line).replace("\t", " ")
@@ -107,11 +109,11 @@ class GradError(Exception):
             code = ("…" if first else "") + code[first:first + SHOWN] + ("…" if first + SHOWN < len(code) else "")
             at = at - first + (1 if first else 0)
             width = min(width, SHOWN - (at - (1 if first else 0)))
-        out = [f"{src.name}:{line}:{col}: error: {_short(self.message)}",
+        out = [f"{src.name}:{line}:{col}: error: {short(self.message)}",
                f"{gutter}{code}",
                " " * (len(gutter) + at) + "^" + "~" * (width - 1)]
         if self.hint:
-            out.append(f"  hint: {_short(self.hint)}")
+            out.append(f"  hint: {short(self.hint)}")
         return "\n".join(out)
 
 

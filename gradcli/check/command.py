@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..options import AT, each_file, echo_json
+from ..options import AT, EXAMPLE, each_file, echo_json, with_examples
 
 # The defaults, as in gradcli.check (kept literal here so that `gradcli --help` does not
 # import numpy; tests/test_check.py checks that the two agree).
@@ -16,6 +16,7 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
 
 @click.command("check")
 @click.argument("files", nargs=-1, type=click.Path())
+@EXAMPLE
 @AT
 @click.option("--random", "random", type=click.IntRange(0, 100_000), default=RANDOM, show_default=True,
               metavar="N", help="Also check at N random points drawn from the inputs' domains "
@@ -44,7 +45,7 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
                    "or with --vjp, G(*args, g) returns the vector-Jacobian product gᵀJ.")
 @click.option("--vjp", is_flag=True, help="With --python: --grad is a VJP, G(*args, g).")
 @click.pass_context
-def check(ctx, files, at, random, seed, method, fast, rtol, atol, limit, fmt, python, grad, vjp):
+def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limit, fmt, python, grad, vjp):
     """Reverse mode vs forward mode vs finite differences vs the claims in each FILE.
 
     With --python MODULE:F --grad MODULE:G: a Python function's hand-written gradient vs
@@ -56,8 +57,8 @@ def check(ctx, files, at, random, seed, method, fast, rtol, atol, limit, fmt, py
     from .. import render
 
     if python or grad or vjp:
-        if files:
-            raise click.UsageError("give FILES or --python, not both")
+        if files or examples:
+            raise click.UsageError("give FILES (or --example) or --python, not both")
         if not (python and grad):
             raise click.UsageError("--python MODULE:F needs --grad MODULE:G (and --grad needs --python)")
         if ctx.get_parameter_source("random") == click.core.ParameterSource.COMMANDLINE:
@@ -66,10 +67,13 @@ def check(ctx, files, at, random, seed, method, fast, rtol, atol, limit, fmt, py
         reports, status = each_file([python], lambda _: _python(python, grad, vjp, at, seed, method, fast,
                                                                 rtol, atol))
         files = [python]
-    elif not files:
-        raise click.UsageError("give one or more .grad FILES (or --python MODULE:F --grad MODULE:G)")
     else:
         from ..api import load
+
+        if not files and not examples:
+            raise click.UsageError("give a FILE, or --example NAME for a shipped example, "
+                                   "or --python MODULE:F --grad MODULE:G")
+        files = with_examples(files, examples)
 
         reports, status = each_file(files, lambda path: load(path).check(
             at, random=random, seed=seed, method=method, fast=fast, rtol=rtol, atol=atol))

@@ -6,13 +6,14 @@ import sys
 
 import click
 
-from ..options import AT, SEED, each_file, json_text
+from ..options import AT, EXAMPLE, SEED, each_file, json_text, with_examples
 
 FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
 
 
 @click.command("graph")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, type=click.Path())
+@EXAMPLE
 @AT
 @click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True,
               help="forward: also show each node's tangent d(node)/d(x) for the --wrt inputs.")
@@ -28,7 +29,7 @@ FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), metavar="PATH",
               help="Write to PATH instead of standard output.")
-def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
+def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     """The computational graph: each node's value and adjoint, each edge's local partial.
 
     Text lists the nodes in topological order, like a jaxpr, then the edges with
@@ -36,6 +37,7 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     reverse mode as a sum over paths.  dot, mermaid, svg and png draw the same
     graph (svg and png need Graphviz's `dot` program).
     """
+    files = with_examples(files, examples)
     from . import render as gr
     from . import view
     from ..errors import GradError

@@ -52,12 +52,10 @@ EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PLUS"}
 
 
 def grammar_path() -> Path:
-    """The grammar ships inside the wheel as gradcli/grammars; in a checkout it is ../grammars."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "grammars" / "gradcli.lark", package.parent / "grammars" / "gradcli.lark"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("gradcli.lark not found next to the gradcli package")
+    """grammars/gradcli.lark, wherever gradcli's data is shipped (gradcli.shipped)."""
+    from .. import shipped
+
+    return shipped.path("grammars") / "gradcli.lark"
 
 
 def tokens(source: Source, pos: int = 0, stop: int | None = None):
