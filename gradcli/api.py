@@ -105,6 +105,8 @@ class Graph:
         if seed not in self._programs:
             if seed and not _SEEDED.search(self._source.text):
                 return self._program(0)
+            if len(self._programs) > 8:        # seed 0's and the last few others'
+                del self._programs[next(k for k in self._programs if k)]
             self._programs[seed] = build(self._source, seed)
         return self._programs[seed]
 

@@ -121,10 +121,11 @@ class GradFile(pytest.File):
         from .api import load
         from .errors import GradError
 
-        try:
-            self.graph = load(_shown(self.config, self.path))
+        shown = _shown(self.config, self.path)
+        try:   # named as the user reads it, when that name still leads to the file
+            self.graph = load(shown if Path(shown).resolve() == self.path.resolve() else self.path)
         except GradError as err:
-            yield GradError_.from_parent(self, name="parse", error=err)
+            yield LoadFailure.from_parent(self, name="parse", error=err)
             return
         self._report = None
         count = Counter(c.name for c in self.graph.claims)
@@ -166,7 +167,7 @@ class ClaimItem(_GradcliItem):
         return self.path, self.claim.line - 1, self.name
 
 
-class GradError_(_GradcliItem):
+class LoadFailure(_GradcliItem):
     """The file (or the exercises) could not be loaded: one failed item with the message."""
 
     def __init__(self, *, error, **kwargs):
@@ -190,12 +191,13 @@ class GradeDirectory(pytest.Directory):
         from .api import grade
         from .errors import GradError
 
+        shown = _shown(self.config, self.path)
         try:
-            book = grade(_shown(self.config, self.path))
+            book = grade(shown if Path(shown).resolve() == self.path.resolve() else self.path)
         except GradError as err:
-            yield GradError_.from_parent(self, name="exercises", error=err)
+            yield LoadFailure.from_parent(self, name="exercises", error=err)
             return
-        self.config.stash[_BOOKS].append((_shown(self.config, self.path), book))
+        self.config.stash[_BOOKS].append((shown, book))
         for result in book.students[0].exercises:
             yield ExerciseNode.from_parent(self, name=result.id, result=result)
 

@@ -33,6 +33,13 @@ def test_every_public_name_resolves_and_import_stays_light():
         gradcli.no_such_name  # noqa: B018
 
 
+def test_the_commands_start_without_numpy():
+    code = ("import sys, gradcli.cli, gradcli.evaluate.command, gradcli.check.command, gradcli.grade.command; "
+            "print(sorted(m for m in ('numpy', 'lark', 'gradcli.api') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_typed_package_ships_py_typed():
     assert (ROOT / "gradcli" / "py.typed").is_file()
 

@@ -211,6 +211,8 @@ def test_two_outputs_make_a_jacobian_and_the_rnn_two_steps():
     assert {tuple(r.index) for r in wrong_rows(mismatch(f, wrong, 1, 2, 3, 4))} == {(0,), (1,)}
     rnn = lambda w, h0: w * (w * h0)  # noqa: E731
     assert gradcli.check_function(rnn, lambda w, h0: (2 * w * h0, w**2), 2, 0.5).ok
+    # the derivatives w.r.t. two scalars as the rows of one array
+    assert gradcli.check_function(lambda x, y: x * y**2, lambda x, y: np.array([y**2, 2 * x * y]), 3, 2).ok
     # several outputs as a tuple of same-shaped values
     assert gradcli.check_function(lambda x: ((x**2), np.sin(x)), lambda x: np.array([2 * x, np.cos(x)]), 0.3).ok
 
@@ -293,6 +295,8 @@ def test_a_wrong_shape_from_grad_f_is_bad_input_with_a_hint():
     assert gradcli.check_function(np.sin, lambda x, g: g * np.cos(x), np.ones(3), vjp=True).ok
     with pytest.raises(gradcli.GradError, match="should return 2 derivatives"):
         gradcli.check_function(lambda x, y: x * y, lambda x, y: y, 1.0, 2.0)
+    with pytest.raises(gradcli.GradError, match="give the point"):
+        gradcli.check_function(lambda x: x * x, lambda x: 2 * x)
     with pytest.raises(gradcli.GradError, match="returned NoneType"):
         gradcli.check_function(lambda x: x * x, lambda x: None, 1.0)
 
@@ -438,6 +442,7 @@ def test_cli_python_right_and_wrong(usermod):
 @pytest.mark.parametrize("args, words", [
     (["--python", "notes:loss", "--at", "x=1"], "needs --grad"),
     (["--python", "notes:loss", "--grad", "notes:grad_loss", "x.grad"], "not both"),
+    (["--python", "notes:loss", "--grad", "notes:grad_loss", "--example", "loss_square"], "not both"),
     (["--python", "notes:loss", "--grad", "notes:grad_loss", "--at", "x=1", "--random", "3"], "no domain"),
     (["--python", "notes:nope", "--grad", "notes:grad_loss", "--at", "x=1"], "notes has no 'nope'"),
     (["--python", "nomodule:f", "--grad", "notes:grad_loss", "--at", "x=1"], "no module named 'nomodule'"),

@@ -169,6 +169,8 @@ def split(given, k: int, names: list[str], what: str) -> list:
         return [given]
     if isinstance(given, (tuple, list)) and len(given) == k:
         return list(given)
+    if isinstance(given, np.ndarray) and given.ndim and len(given) == k:
+        return list(given)        # np.array([df/dx, df/dy]): one row per argument
     got = f"{len(given)} values" if isinstance(given, (tuple, list)) else type(given).__name__
     raise GradError(f"{what} returned {got}; it should return {k} derivatives, one per argument "
                     f"({', '.join(names)}), as a tuple",
@@ -196,6 +198,8 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise GradError(f"seed={seed!r}: a whole number >= 0")
     args = list(args)
+    if not args:
+        raise GradError("check_function(f, grad_f, *args): give the point, f's arguments, after grad_f")
     fname, gname = name_of(f, "f"), name_of(grad_f, "grad_f")
     names = arg_names(f, len(args))
     specs: list[Arg] = []
