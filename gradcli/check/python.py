@@ -258,7 +258,7 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
     if fast:
         u = rng.standard_normal(oshape) if oshape else np.float64(1.0)
         w = rng.standard_normal(n) * scale
-        given = _directional_given(grad_f, lambda: point_args(x0), specs, u, w, oshape, vjp, what, names)
+        given = _directional_given(grad_f, lambda: point_args(x0), specs, u, w, oshape, vjp, what)
         uflat = np.ravel(u)
         F = fd.Pointwise(lambda x: float(np.ravel(values(x)) @ uflat))
         f0 = np.array([y0.reshape(-1) @ uflat])
@@ -270,37 +270,12 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
         if steps * n * m > MAX_VALUES:
             raise GradError(f"a full check of {call} would hold {steps * n * m:,} finite differences "
                             f"({m:,} output by {n:,} input elements)", hint="check a random direction: fast=True")
-        C = _full_given(grad_f, lambda: point_args(x0), specs, y0, oshape, m, vjp, what, names)
+        C = _full_given(grad_f, lambda: point_args(x0), specs, oshape, m, vjp, what)
         F = fd.Pointwise(values)
         f0 = y0.reshape(-1) if oshape else y0.reshape(1)
         dirs = fd.Coordinates(np.arange(n), scale)
         step = scale
-    with np.errstate(all="ignore"):   # f at perturbed points: NaNs are judged, not warned about
-        r = fd.directional(F, x0, dirs, method, None, rtol, atol, f0=f0)
-    V = (r.value / step[:, None]).T         # (m, n): per unit change of each input element
-    E = (r.error / step[:, None]).T
-    kink = np.zeros(V.shape, dtype=bool)
-    left = np.full(V.shape, np.nan)
-    right = np.full(V.shape, np.nan)
-    bad = _wrong(C, V, E, rtol, atol)
-    cols = np.flatnonzero(bad.any(axis=0))
-    if cols.size:   # a closer look: one-sided differences at t = sqrt(eps)
-        sub = dirs[cols] if not isinstance(dirs, fd.Coordinates) else fd.Coordinates(dirs.index[cols],
-                                                                                     dirs.scale[cols])
-        with np.errstate(all="ignore"):
-            r2 = fd.directional(F, x0, sub, method, np.zeros(cols.size), rtol, atol, f0=f0)
-        s2 = step[cols][:, None]
-        V2, E2 = (r2.value / s2).T, (r2.error / s2).T
-        K2, L2, R2 = r2.kink.T, (r2.left / s2).T, (r2.right / s2).T
-        look = bad[:, cols]
-        kink[:, cols] = look & K2
-        left[:, cols] = np.where(look & K2, L2, np.nan)
-        right[:, cols] = np.where(look & K2, R2, np.nan)
-        # the closer look's value replaces the first only where it clears the entry (so a wrong
-        # entry keeps the more accurate estimate)
-        redo = look & ~K2 & np.isfinite(V2) & np.isfinite(E2) & ~_wrong(C[:, cols], V2, E2, rtol, atol)
-        V[:, cols] = np.where(redo, V2, V[:, cols])
-        E[:, cols] = np.where(redo, E2, E[:, cols])
+    V, E, kink, left, right = _differences(F, x0, dirs, step, C, method, rtol, atol, f0)
     report = CheckReport(fname, "fast" if fast else "full", method, rtol, atol, n,
                          function=fname, gradient=gname)
     report.points.append(Point("given", {s.name: s.value for s in specs}))
@@ -314,6 +289,37 @@ def check_function(f, grad_f, args, *, wrt=None, vjp: bool = False, fast: bool |
             report.rows.extend(_rows(C[:, sl], V[:, sl], E[:, sl], kink[:, sl], left[:, sl], right[:, sl],
                                      rtol, atol, fname, s.name, s.shape, oshape, s.shape, gname, location))
     return report
+
+
+def _differences(F, x0, dirs, step, C, method, rtol, atol, f0):
+    """Finite differences (m, n) per unit change of each input element, their error estimates,
+    and the kinks: an entry that looks wrong is looked at again with one-sided differences."""
+    with np.errstate(all="ignore"):   # f at perturbed points: NaNs are judged, not warned about
+        r = fd.directional(F, x0, dirs, method, None, rtol, atol, f0=f0)
+    V = (r.value / step[:, None]).T
+    E = (r.error / step[:, None]).T
+    kink = np.zeros(V.shape, dtype=bool)
+    left = np.full(V.shape, np.nan)
+    right = np.full(V.shape, np.nan)
+    bad = _wrong(C, V, E, rtol, atol)
+    cols = np.flatnonzero(bad.any(axis=0))
+    if cols.size:   # max_t = 0: no step is trusted, so fd takes the one-sided differences at sqrt(eps)
+        sub = (fd.Coordinates(dirs.index[cols], dirs.scale[cols]) if isinstance(dirs, fd.Coordinates)
+               else dirs[cols])
+        with np.errstate(all="ignore"):
+            r2 = fd.directional(F, x0, sub, method, np.zeros(cols.size), rtol, atol, f0=f0)
+        s2 = step[cols][:, None]
+        V2, E2 = (r2.value / s2).T, (r2.error / s2).T
+        look, sides = bad[:, cols], r2.kink.T
+        kink[:, cols] = look & sides
+        left[:, cols] = np.where(look & sides, (r2.left / s2).T, np.nan)
+        right[:, cols] = np.where(look & sides, (r2.right / s2).T, np.nan)
+        # agreeing sides replace the first estimate only where they clear the entry (a central
+        # step that straddled a kink further away); a wrong entry keeps the more accurate one
+        redo = look & ~sides & np.isfinite(V2) & np.isfinite(E2) & ~_wrong(C[:, cols], V2, E2, rtol, atol)
+        V[:, cols] = np.where(redo, V2, V[:, cols])
+        E[:, cols] = np.where(redo, E2, E[:, cols])
+    return V, E, kink, left, right
 
 
 def _first_bad(a: np.ndarray) -> str:
@@ -358,7 +364,7 @@ def _check_shape(g, want: tuple, what: str, arg: Arg, oshape: tuple, vjp: bool) 
     return a
 
 
-def _full_given(grad_f, args, specs, y0, oshape, m, vjp, what, names) -> np.ndarray:
+def _full_given(grad_f, args, specs, oshape, m, vjp, what) -> np.ndarray:
     """The hand-written Jacobian as (m, n): one call (a Jacobian), or one VJP per output element.
     args() gives fresh copies of the arguments for each call."""
     n = sum(s.size for s in specs)
@@ -382,7 +388,7 @@ def _full_given(grad_f, args, specs, y0, oshape, m, vjp, what, names) -> np.ndar
     return C
 
 
-def _directional_given(grad_f, args, specs, u, w, oshape, vjp, what, names) -> float:
+def _directional_given(grad_f, args, specs, u, w, oshape, vjp, what) -> float:
     """uᵀ G w from the hand-written derivative: one Jacobian call, or one VJP seeded with u."""
     total = 0.0
     if vjp:

@@ -266,7 +266,7 @@ def _function_text(report, con, limit: int) -> None:
     con.print(table)
     if len(shown) < len(rows):
         con.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
-                  f"(all better than those above; --limit 0 or limit=0 shows every row)")
+                  f"(none worse than those above; --limit 0, or limit=0, shows every row)")
     for note in report.notes:
         con.print(escape(f"note: {note}"), highlight=False)
     style = "bold red" if report.status else "bold green"

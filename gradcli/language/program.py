@@ -509,10 +509,9 @@ def no_gc():
             gc.enable()
 
 
-def build(source: Source, seed: int = 0, statements=None) -> Program:
-    """The program of a source; `statements` (its parse) when already parsed (another seed)."""
+def build(source: Source, seed: int = 0) -> Program:
     with no_gc():
-        program = Builder(source, seed).build(parse(source) if statements is None else statements)
+        program = Builder(source, seed).build(parse(source))
         from ..autodiff.engine import plan
         plan(program)
     return program
