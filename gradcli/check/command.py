@@ -41,8 +41,9 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
                    "hand-written gradient --grad against finite differences, at the arguments given by "
                    "name with --at. This imports and runs your own code: `gradcli grade` never does.")
 @click.option("--grad", "grad", metavar="MODULE:G",
-              help="With --python: G(*args) returns d(F)/d(arg) for each argument (a tuple for several), "
-                   "or with --vjp, G(*args, g) returns the vector-Jacobian product gᵀJ.")
+              help="With --python: G(*args) returns d(F)/d(x) for each parameter x of F without a default "
+                   "(a tuple for several; parameters with a default are held fixed), or with --vjp, "
+                   "G(*args, g) returns the vector-Jacobian products gᵀJ.")
 @click.option("--vjp", is_flag=True, help="With --python: --grad is a VJP, G(*args, g).")
 @click.pass_context
 def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limit, fmt, python, grad, vjp):
