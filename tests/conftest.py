@@ -17,6 +17,8 @@ from gradcli.language.program import bind, build
 
 import reference
 
+pytest_plugins = ["pytester"]   # the plugin's tests (tests/test_plugin.py)
+
 # Hypothesis: CI runs a fixed, derandomized profile (the same examples every run, so a run
 # that passes once passes always); HYPOTHESIS_PROFILE=explore draws new examples each run
 # with no example database, to look for bugs by hand (see docs/testing.md).

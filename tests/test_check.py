@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import gradcli
 from gradcli.autodiff import engine, fd, ops
 from gradcli.check import core as check
 from gradcli.cli import main
@@ -106,6 +107,27 @@ def test_fd_batches_the_points():
     assert calls == [200]             # 4 points per element, one call
 
 
+def test_fd_pointwise_gives_the_batch_values_exactly():
+    """A Python function called point by point (check_function) sees the very points a batch has."""
+    def f(X):
+        return np.stack([np.sin(X[:, 0]) * X[:, 1], np.exp(X[:, 1])], axis=1)
+
+    seen = []
+
+    def one(x):
+        seen.append(x.copy())
+        return f(x[None])[0]
+
+    x0 = np.array([0.3, -1.2])
+    for dirs in (fd.Coordinates(np.arange(2), np.array([1.0, 1.2])), np.array([[0.5, 2.0], [1.0, -1.0]])):
+        for method in fd.METHODS:
+            a = fd.directional(f, x0, dirs, method)
+            b = fd.directional(fd.Pointwise(one), x0, dirs, method)
+            assert np.array_equal(a.value, b.value) and np.array_equal(a.error, b.error)
+    assert np.array_equal(fd.Pointwise(one)(np.array([[1.0, 2.0], [3.0, 4.0]])), f(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    assert all(np.count_nonzero(x != x0) <= 2 for x in seen)
+
+
 # ---------------------------------------------------------------- claims
 
 def test_wrong_claim_caught_and_pointed_at():
@@ -116,7 +138,7 @@ def test_wrong_claim_caught_and_pointed_at():
     assert "CLAIM WRONG" in result.output
     assert "claim d(loss)/d(x) is wrong" in result.output
     # the right partial claim in the same file is not blamed
-    report = check.run(str(WRONG))
+    report = gradcli.load(WRONG).check()
     partial = [r for r in report.rows if r.claim_text == "partial(loss, u)"]
     assert partial and all(r.verdict == "ok" for r in partial)
     wrong = [r for r in report.rows if r.claim_text == "d(loss)/d(x)"]
@@ -127,7 +149,7 @@ def test_wrong_claim_caught_and_pointed_at():
 
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if p.name != "wrong_claim.grad"], ids=lambda p: p.name)
 def test_lecture_examples_pass(path):
-    report = check.run(str(path), random=2)
+    report = gradcli.load(path).check(random=2)
     bad = [r for r in report.rows if r.verdict != "ok"]
     assert report.status == 0 and not bad, bad[:3]
     assert len(report.points) == 3

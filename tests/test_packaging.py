@@ -23,6 +23,9 @@ def test_wheel_ships_the_data_and_runs_from_anywhere(tmp_path, built_wheel):
         assert shipped_files(top) and shipped_files(top) <= names, top
     assert any(n.endswith("/solution.grad") for n in names)        # solutions ship: init needs them
     assert "gradcli-0.1.0.dist-info/licenses/LICENSE" in names
+    assert "gradcli/py.typed" in names                                  # a typed package
+    text = zipfile.ZipFile(built_wheel).read("gradcli-0.1.0.dist-info/entry_points.txt").decode()
+    assert "[pytest11]\ngradcli = gradcli.plugin" in text                # the pytest plugin
     assert not any(n.startswith(("tests/", "grammars/", "exercises/", "examples/", "docs/")) for n in names)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),

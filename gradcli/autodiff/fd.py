@@ -68,14 +68,54 @@ class FDResult:
     right: np.ndarray          # forward one-sided difference where the fallback ran, else nan
 
 
+class Pointwise:
+    """f of ONE flat point, (n,) -> (m,): a user's Python function (`check_function`).
+
+    `evaluate` calls it point by point, moving one element of a single copy of x0 along a
+    coordinate direction and back, instead of forming batches of points: the cost is then
+    that of f's own evaluations.  f must not keep or modify the array it is given.
+    """
+
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, X):
+        return np.stack([np.asarray(self.f(x), dtype=float).ravel() for x in X])
+
+
+def _pointwise(f, x0, dirs, ts) -> np.ndarray:
+    k = len(dirs)
+    out = None
+    x = x0.copy()
+    coords = isinstance(dirs, Coordinates)
+    if coords:
+        index, scale, base = dirs.index.tolist(), dirs.scale.tolist(), x0.tolist()
+    for a, t in enumerate(ts.tolist()):
+        for j in range(k):
+            if coords:
+                i = index[j]
+                x[i] = base[i] + t * scale[j]
+                y = f(x)
+                x[i] = base[i]
+            else:
+                y = f(x0 + t * np.asarray(dirs[j], dtype=float))
+            if out is None:
+                out = np.empty((len(ts), k, np.size(y)))
+            out[a, j] = y
+    return out
+
+
 def evaluate(f, x0, dirs, ts, cost: int | None = None, budget: int = BUDGET) -> np.ndarray:
     """f at x0 + t * d_k for every t in ts and every direction: shape (len(ts), k, m).
 
     Points are formed and evaluated in chunks of at most `budget / cost` points
-    (`cost`: how many numbers one evaluation holds; default the size of x0).
+    (`cost`: how many numbers one evaluation holds; default the size of x0); a
+    `Pointwise` f is called point by point.
     """
     x0 = np.asarray(x0, dtype=float).ravel()
     ts = np.asarray(ts, dtype=float)
+    if isinstance(f, Pointwise):
+        return _pointwise(f.f, x0, dirs, ts)
     k = len(dirs)
     total = len(ts) * k
     chunk = max(1, min(total, budget // max(cost or x0.size, 1)))

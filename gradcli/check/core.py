@@ -31,7 +31,7 @@ import numpy as np
 
 from ..autodiff import engine, fd
 from ..errors import GradError
-from ..language.program import Node, Program, bind, domain, fixed_inputs, load
+from ..language.program import Node, Program, domain, fixed_inputs
 
 RTOL = 1e-6
 ATOL = 1e-9
@@ -84,10 +84,38 @@ class CheckReport:
     points: list[Point] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    function: str | None = None  # a Python function's check (check_function): f's name
+    gradient: str | None = None  # ... and its hand-written gradient's (where it is defined)
 
     @property
     def status(self) -> int:
         return 1 if any(r.verdict in MISMATCH for r in self.rows) else 0
+
+    @property
+    def ok(self) -> bool:
+        """No mismatch (kinks and undefined entries are not mismatches): exit status 0."""
+        return self.status == 0
+
+    def render(self, format: str = "text", limit: int = 20) -> str:
+        """The report as `gradcli check` prints it: "text" (plain, worst `limit` rows; 0: all)
+        or "json" (every row)."""
+        from . import render
+
+        if format == "json":
+            from ..render import dumps
+
+            return dumps(render.check_json(self)) + "\n"
+        if format == "text":
+            return render.check_str(self, limit)
+        raise ValueError(f"format {format!r}: choose 'text' or 'json'")
+
+    def raise_for_status(self) -> None:
+        """Raise GradientMismatch (an AssertionError) whose message is the text report, if not ok."""
+        __tracebackhide__ = True   # pytest shows the caller's line and the report
+        if not self.ok:
+            from ..errors import GradientMismatch
+
+            raise GradientMismatch(self.render("text"), self)
 
     def counts(self) -> dict:
         out = {k: 0 for k in SEVERITY}
@@ -569,10 +597,4 @@ def check_program(program: Program, base: dict, *, random: int = RANDOM, seed: i
     return report
 
 
-def run(path: str, at=(), seed: int = 0, **options) -> CheckReport:
-    program = load(path, seed)
-    base = bind(program, at, seed)
-    return check_program(program, base, seed=seed, label="--at" if at else "default", **options)
-
-
-__all__ = ["CheckReport", "Row", "Point", "run", "check_program", "cut"]
+__all__ = ["CheckReport", "Row", "Point", "check_program", "cut"]

@@ -1,4 +1,4 @@
-"""`gradcli eval`: parse options, call evaluate.core.run per file, hand the reports to evaluate.render."""
+"""`gradcli eval`: parse options, call the API (load(path).eval) per file, hand the reports to evaluate.render."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from ..options import AT, EXAMPLE, SEED, each_file, echo_json, with_examples
 def eval_cmd(files, examples, at, wrt, mode, seed, fmt):
     """Values of the outputs and their gradients w.r.t. every input."""
     files = with_examples(files, examples)
-    from . import core, render
+    from ..api import load
+    from . import render
 
-    reports, status = each_file(files, lambda path: core.run(path, at, seed, wrt, mode))
+    reports, status = each_file(files, lambda path: load(path).eval(at, wrt, mode, seed))
     if fmt == "json":
         echo_json(files, reports, render.eval_json)
     else:

@@ -55,36 +55,25 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
         raise click.UsageError("give --answers or --submissions, not both")
     if fmt == "gradescope" and submissions:
         raise click.UsageError("--format gradescope reports on one student; use --answers, not --submissions")
-    limits = Limits(time_limit=time_limit)
-    try:
-        exercises = runner.load_all(directory, seed)
-    except GradError as err:
-        click.echo(err.render(), err=True)
-        sys.exit(err.status)
     if self_test:
         if fmt not in ("table", "text", "json"):
             raise click.BadParameter(f"--self-test reports as a table or JSON, not {fmt}", param_hint="--format")
-        sys.exit(_self_test(exercises, limits, fmt))
-    if submissions:
         try:
-            jobs_list = runner.students_in(submissions)
+            exercises = runner.load_all(directory, seed)
         except GradError as err:
             click.echo(err.render(), err=True)
-            sys.exit(2)
-        single = False
-    else:
-        if answers and not Path(answers).exists():
-            raise click.BadParameter(f"{answers} does not exist", param_hint="--answers")
-        if answers and Path(answers).is_file() and len(exercises) > 1:
-            raise click.BadParameter("a single .grad file answers a single exercise; give a folder",
-                                     param_hint="--answers")
-        name = Path(answers).name if answers else "answer"
-        jobs_list = [(name, Path(answers) if answers else None)]
-        single = True
-    workers = jobs or runner.default_workers()
-    show = progress if progress is not None else (sys.stderr.isatty() and len(jobs_list) * len(exercises) >= 50)
-    results = _run(exercises, jobs_list, limits, workers, seed, show)
-    book = runner.gradebook(exercises, results, single)
+            sys.exit(err.status)
+        sys.exit(_self_test(exercises, Limits(time_limit=time_limit), fmt))
+    from ..api import grade as grade_all
+
+    bar = _Bar(progress)
+    try:
+        with bar:
+            book = grade_all(directory, answers, submissions=submissions, seed=seed, jobs=jobs,
+                             time_limit=time_limit, progress=bar.update)
+    except GradError as err:
+        click.echo(err.render(), err=True)
+        sys.exit(err.status)
     threshold = _min_score(min_score, book.max_score)
     if fmt == "text":  # the name the other commands use for their tables
         fmt = "table"
@@ -116,20 +105,33 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     sys.exit(0 if book.passed else 1)
 
 
-def _run(exercises, jobs_list, limits, workers, seed, show):
-    from . import runner
+class _Bar:
+    """A progress bar on stderr (default: on a terminal, for 50 answers or more), fed by the API's
+    progress(done, total) and started at its first call."""
 
-    if not show:
-        return runner.grade_many(exercises, jobs_list, limits, workers, seed)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def __init__(self, show: bool | None):
+        self.show, self.bar, self.task = show, None, None
 
-    from ..render import console
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if not (self.show or (self.show is None and sys.stderr.isatty() and total >= 50)):
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task("grading", total=len(jobs_list))
-        return runner.grade_many(exercises, jobs_list, limits, workers, seed,
-                                 progress=lambda n: bar.advance(task, n))
+            from ..render import console
+
+            self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("grading", total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _self_test(exercises, limits, fmt) -> int:

@@ -78,5 +78,29 @@ class Gradebook:
         return round(sum(m for _, _, m in self.exercises), 4)
 
     @property
+    def score(self) -> float:
+        """The student's score (for a class, --submissions: the mean score)."""
+        return round(sum(s.score for s in self.students) / max(1, len(self.students)), 4)
+
+    @property
     def passed(self) -> bool:
         return all(s.passed for s in self.students)
+
+    def render(self, format: str = "table") -> str:
+        """The report as `gradcli grade --format FORMAT` writes it: table (plain text), json,
+        junit, gradescope (one student), csv or markdown."""
+        from . import formats
+
+        if format in ("table", "text"):
+            import io
+
+            from rich.console import Console
+
+            buf = io.StringIO()
+            formats.table(self, Console(file=buf, no_color=True, width=120, highlight=False))
+            return buf.getvalue()
+        if format not in formats.FORMATS:
+            raise ValueError(f"format {format!r}: choose table, {', '.join(formats.FORMATS)}")
+        if format == "gradescope" and not self.single:
+            raise ValueError("the gradescope format reports on one student, not a class")
+        return formats.FORMATS[format](self)

@@ -456,22 +456,33 @@ def domain(program: Program, i: int, value) -> tuple[np.ndarray, np.ndarray]:
     return v - 1.0, v + 1.0
 
 
-def bind(program: Program, at=(), seed: int = 0) -> dict:
-    """The point: each input's value from `--at NAME=EXPR` or its default; {input id: value}."""
+def _input_id(program: Program, name: str, what: str) -> int:
+    nid = program.names.get(name)
+    if nid is None or program.nodes[nid].kind != "input":
+        inputs = [program.nodes[i].name for i in program.inputs]
+        raise GradError(f"{what}: no input named '{name}' in {program.source.name}",
+                        hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
+    return nid
+
+
+def expression_value(text: str, name: str, seed: int = 0):
+    """The value of `--at NAME=EXPR`'s EXPR: numbers, constants, tensor literals, initialisers."""
+    src = Source(f"--at {name}", text)
+    return Builder(src, seed).constant(parse(src, start="expr_only"), f"--at {name}")
+
+
+def bind(program: Program, at=(), seed: int = 0, values: dict | None = None) -> dict:
+    """The point: each input's value from `--at NAME=EXPR`, from `values` ({name: number or
+    array}, the Python API's) or its default; {input id: value}."""
     given = {}
     for item in at:
         name, eq, text = item.partition("=")
         name = name.strip()
         if not eq or not name:
             raise GradError(f"--at {item!r}: write NAME=EXPR, e.g. --at x=1.5")
-        nid = program.names.get(name)
-        if nid is None or program.nodes[nid].kind != "input":
-            inputs = [program.nodes[i].name for i in program.inputs]
-            raise GradError(f"--at {name}: no input named '{name}' in {program.source.name}",
-                            hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
-        src = Source(f"--at {name}", text)
-        value = Builder(src, seed).constant(parse(src, start="expr_only"), f"--at {name}")
-        given[nid] = value
+        given[_input_id(program, name, f"--at {name}")] = expression_value(text, name, seed)
+    for name, value in (values or {}).items():
+        given[_input_id(program, name, f"at {name!r}")] = value
     point = {}
     for nid in program.inputs:
         value = given.get(nid, program.defaults.get(nid))

@@ -498,6 +498,13 @@ def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> 
     return Source(path, _normal_text(text))
 
 
+def text_source(text: str, name: str = "<string>") -> Source:
+    """A .grad text given as a string (the Python API's `parse`), normalised as `read_source` does."""
+    if not isinstance(text, str):
+        raise GradError(f"{name}: the text of a .grad file must be a str, not {type(text).__name__}")
+    return Source(name, _normal_text(text))
+
+
 def _normal_text(text: str) -> str:
     """No byte-order mark; Windows and old Mac line ends become newlines."""
     if text.startswith("\ufeff"):
