@@ -17,6 +17,7 @@ def test_wheel_ships_the_grammar_and_runs_from_anywhere(tmp_path):
     wheel = next(dist.glob("gradcli-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "gradcli/grammars/gradcli.lark" in names
+    assert {"gradcli/graph/page/page.js", "gradcli/graph/page/page.css"} <= set(names)  # --format html
     assert not any(n.startswith(("tests/", "grammars/")) for n in names)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
@@ -33,3 +34,7 @@ def test_wheel_ships_the_grammar_and_runs_from_anywhere(tmp_path):
                             cwd=elsewhere, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["o"]["value"] == 3 * 0.9092974268256817
+    page = subprocess.run([sys.executable, "-P", "-m", "gradcli", "graph", "o.grad", "--format", "html"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert page.returncode == 0, page.stderr
+    assert "function go(j)" in page.stdout and ".gc-node" in page.stdout   # script and style inlined
