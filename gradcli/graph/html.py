@@ -65,10 +65,10 @@ def num(v, factor: bool = False) -> str:
         return "0"
     if _tensor(v):
         return f'<span class="gc-t" tabindex="0" title="{escape(full(v))}">{escape(abbrev(v))}</span>'
-    text = fmt(v)
+    text = fmt(v)               # digits, signs, '.', 'e', inf, nan: nothing to escape
     if factor and text.startswith("-"):
         text = f"({text})"
-    return escape(text)
+    return text
 
 
 def _sum(parts) -> str:

@@ -213,7 +213,7 @@ def _on_curve(p0, p1, p2, p3, x):
     def at(t):
         return _bezier((p0, p1, p2, p3), t)
     lo, hi = 0.0, 1.0
-    for _ in range(20):
+    for _ in range(14):
         mid = (lo + hi) / 2
         if at(mid)[0] < x:
             lo = mid

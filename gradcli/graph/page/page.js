@@ -12,7 +12,11 @@
   function node(i) { return document.getElementById("gc-n" + i); }
   var select = el("mode"), now = el("now"), where = el("where"), count = el("count");
   var about = el("about"), playBtn = el("play"), scroller = el("scroll"), src = el("src");
-  var nodes = el("svg").querySelectorAll(".gc-node");
+  var svg = el("svg"), nodes = svg.querySelectorAll(".gc-node");
+  // a picture up to half again as wide as its box is shrunk to fit; a bigger one scrolls
+  function fit() { svg.classList.toggle("gc-fit", svg.width.baseVal.value <= 1.5 * scroller.clientWidth); }
+  fit();
+  window.addEventListener("resize", fit);
   var list = null, items = [], pos = -1, timer = null, seen = {}, marked = [], init = "";
 
   function initText(g) {
@@ -108,7 +112,8 @@
     where.appendChild(code);
     into(list, li.offsetTop, li.offsetHeight);
     if (line) into(src, line.offsetTop, line.offsetHeight);
-    var b = g.getAttribute("data-box").split(",").map(Number);
+    var k = svg.getBoundingClientRect().width / svg.width.baseVal.value || 1;
+    var b = g.getAttribute("data-box").split(",").map(function (v) { return Number(v) * k; });
     into(scroller, b[1], b[3]);
     if (b[0] < scroller.scrollLeft || b[0] + b[2] > scroller.scrollLeft + scroller.clientWidth)
       scroller.scrollLeft = Math.max(0, b[0] - (scroller.clientWidth - b[2]) / 2);
