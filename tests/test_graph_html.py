@@ -251,10 +251,22 @@ def test_layouts_dot_and_layered_and_fallback(monkeypatch):
         assert "layout: Graphviz dot" in graphhtml.page(gv)
         ids = lambda p: sorted(re.findall(r'id="gc-[ne]\d+"', p))   # noqa: E731
         assert ids(dot) == ids(layered)
-    monkeypatch.setattr(graphlayout.shutil, "which", lambda name: None)
-    assert "layout: gradcli layered" in graphhtml.page(gv)
-    monkeypatch.setattr(graphlayout, "DOT_MAX_NODES", 2)
-    assert "layout: gradcli layered" in graphhtml.page(gv)
+    with monkeypatch.context() as m:     # no Graphviz
+        m.setattr(graphlayout.shutil, "which", lambda name: None)
+        assert "layout: gradcli layered" in graphhtml.page(gv)
+    with monkeypatch.context() as m:     # too big for it
+        m.setattr(graphlayout, "DOT_MAX_NODES", 2)
+        assert "layout: gradcli layered" in graphhtml.page(gv)
+    if HAS_DOT:                          # too slow, or failing: the layered layout, unless dot was asked for
+        from gradcli.errors import GradError
+        from gradcli.graph import render as graphrender
+
+        def slow(*args, **kw):
+            raise GradError("Graphviz's dot failed: timed out")
+        monkeypatch.setattr(graphrender, "graphviz", slow)
+        assert "layout: gradcli layered" in graphhtml.page(gv)
+        with pytest.raises(GradError, match="timed out"):
+            graphhtml.page(gv, "dot")
 
 
 def test_layered_layout_keeps_boxes_apart():

@@ -89,6 +89,9 @@ class _Steps:
         self.gv = gv
         self.nodes = gv.nodes
         self.sweep_texts: dict[int, list[str]] = {}   # node -> every text its sweep line shows
+        self.into: list[list[int]] = [[] for _ in gv.nodes]   # node -> its in-edges, by slot
+        for ei, e in enumerate(gv.edges):
+            self.into[e.dst].append(ei)
 
     def name(self, i: int) -> str:
         return self.nodes[i].name
@@ -123,18 +126,15 @@ class _Steps:
                 out.append(self.item(i, f"{escape(n.name)} = {num(n.value)}",
                                      f"{escape(n.name)} is a constant"))
             else:
-                ins = self._in[i]
+                ins = self.into[i]
                 srcs = [self.gv.edges[ei].src for ei in ins]
-                texts = [num(self.nodes[a].value, factor=True) for a in srcs]
-                shown = expr_text(OPS[n.op], texts, n.params)
+                op = OPS[n.op]
+                infix = op.name == "neg" or (len(srcs) == 2 and (op.infix or not op.symbol.isalnum()))
+                texts = [num(self.nodes[a].value, factor=infix) for a in srcs]
+                shown = expr_text(op, texts, n.params)
                 text = f"{escape(n.name)} = {escape(n.expr)} = {shown} = {num(n.value)}"
                 out.append(self.item(i, text, via=srcs, edges=ins))
         return out
-
-    def prepare(self):
-        self._in: list[list[int]] = [[] for _ in self.nodes]
-        for ei, e in enumerate(self.gv.edges):
-            self._in[e.dst].append(ei)
 
     # -- reverse sweep: adjoints
     def reverse(self, steps) -> list[str]:
@@ -351,7 +351,6 @@ def page(gv: GraphView, layout: str = "auto") -> str:
     if sw is None:
         raise ValueError("page() needs a GraphView with sweeps: view.run(..., with_sweeps=True)")
     steps = _Steps(gv)
-    steps.prepare()
     out_name = gv.out
     modes = [("values", "forward sweep: values", steps.values(sw.forward), "", "",
               f"Values flow forward: each node is computed from its arguments, in the order "

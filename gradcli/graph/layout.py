@@ -3,8 +3,9 @@
 Both take the boxes' sizes (px) and the edges with their labels' sizes, and give
 the boxes' top-left corners, an SVG path per edge and a point per edge label, left
 to right as the other pictures are.  `dot` lays out well but its time grows much
-faster than the graph (minutes for a few thousand labelled edges), so "auto" uses
-it only up to DOT_MAX_NODES boxes and DOT_TIMEOUT seconds, and falls back to the
+faster than the graph (0.1 s for 60 nodes and 100 labelled edges, 4 s for 100 and
+170, minutes for 2,000), so "auto" uses it only up to DOT_MAX_NODES boxes and
+DOT_MAX_EDGES edges and for DOT_TIMEOUT seconds, and else falls back to the
 layered layout: a node's layer is the longest path to it from the inputs, pulled
 right to just before its first use; nodes in a layer are ordered by the mean
 position of their neighbours (two sweeps); each edge is one cubic curve.
@@ -17,8 +18,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-DOT_MAX_NODES = 150
-DOT_TIMEOUT = 10.0
+DOT_MAX_NODES = 60
+DOT_MAX_EDGES = 100
+DOT_TIMEOUT = 3.0
 MARGIN = 28          # room for the ▶ marker left of a box
 NODE_GAP = 22        # between boxes in a layer
 LAYER_GAP = 48       # between layers, besides the widest edge label into the layer
@@ -42,7 +44,8 @@ def place(boxes: dict, edges: list, label_sizes: dict, layout: str = "auto",
     puts just before their first use (constants).  layout: "auto", "dot" or "layered"."""
     if layout not in ("auto", "dot", "layered"):
         raise ValueError(f"unknown layout {layout!r}")
-    if layout == "dot" or (layout == "auto" and len(boxes) <= DOT_MAX_NODES and shutil.which("dot")):
+    small = len(boxes) <= DOT_MAX_NODES and len(edges) <= DOT_MAX_EDGES
+    if layout == "dot" or (layout == "auto" and small and shutil.which("dot")):
         geo = _dot(boxes, edges, label_sizes, strict=layout == "dot")
         if geo is not None:
             return geo
