@@ -164,11 +164,10 @@ class _Steps:
                           f"product, applied to {escape(_d(out, self.name(u)))} = {num(s.g)}")
             else:
                 text = f"{head} = {num(s.g, True)} · {num(e.value, True)} = {num(s.contribution)}"
-                left, right = edge_label(gv, e), ""
-                detail = escape(left)
+                detail = escape(edge_label(gv, e))
                 if np.shape(s.contribution) != np.broadcast_shapes(np.shape(s.g), np.shape(e.value)):
-                    right = f"; summed to the shape of {escape(name)}, {shape_text(np.shape(s.contribution))}"
-                detail += right
+                    detail += (f"; summed to the shape of {escape(name)}, "
+                               f"{shape_text(np.shape(s.contribution))}")
             if s.uses > 1:
                 k = s.k
                 state = "complete" if k == s.uses else "so far"
