@@ -23,6 +23,7 @@ def test_wheel_ships_the_data_and_runs_from_anywhere(tmp_path, built_wheel):
         assert shipped_files(top) and shipped_files(top) <= names, top
     assert any(n.endswith("/solution.grad") for n in names)        # solutions ship: init needs them
     assert "gradcli-0.1.0.dist-info/licenses/LICENSE" in names
+    assert {"gradcli/graph/page/page.js", "gradcli/graph/page/page.css"} <= names  # --format html
     assert "gradcli/py.typed" in names                                  # a typed package
     text = zipfile.ZipFile(built_wheel).read("gradcli-0.1.0.dist-info/entry_points.txt").decode()
     assert "[pytest11]\ngradcli = gradcli.plugin" in text                # the pytest plugin
@@ -42,6 +43,10 @@ def test_wheel_ships_the_data_and_runs_from_anywhere(tmp_path, built_wheel):
                             cwd=elsewhere, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["o"]["value"] == 3 * 0.9092974268256817
+    page = subprocess.run([sys.executable, "-P", "-m", "gradcli", "graph", "o.grad", "--format", "html"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert page.returncode == 0, page.stderr
+    assert "function go(j)" in page.stdout and ".gc-node" in page.stdout   # script and style inlined
     # A shipped example, with no clone in reach.
     result = subprocess.run([sys.executable, "-P", "-m", "gradcli", "eval", "--example", "linear_z",
                              "--format", "json"], cwd=elsewhere, env=env, capture_output=True, text=True)

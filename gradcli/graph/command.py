@@ -8,7 +8,7 @@ import click
 
 from ..options import AT, EXAMPLE, SEED, each_file, json_text, with_examples
 
-FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
+FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html"]
 
 
 @click.command("graph")
@@ -35,7 +35,8 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
     Text lists the nodes in topological order, like a jaxpr, then the edges with
     the op table's formula for the local partial and its value.  --paths shows
     reverse mode as a sum over paths.  dot, mermaid, svg and png draw the same
-    graph (svg and png need Graphviz's `dot` program).
+    graph (svg and png need Graphviz's `dot` program).  html writes one page that
+    steps through the forward and reverse sweeps in a browser.
     """
     files = with_examples(files, examples)
     from . import render as gr
@@ -43,7 +44,7 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
     from ..errors import GradError
 
     try:
-        if fmt in ("svg", "png") and len(files) > 1:
+        if fmt in ("svg", "png", "html") and len(files) > 1:
             raise GradError(f"--format {fmt} draws one file at a time; given {len(files)}")
         if fmt == "png" and output is None and sys.stdout.isatty():
             raise GradError("--format png writes binary data: give --output PATH",
@@ -52,13 +53,18 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
         click.echo(err.render(), err=True)
         sys.exit(err.status)
     reports, status = each_file(files, lambda path: view.run(path, at, seed, wrt, mode, of,
-                                                                   with_paths, limit))
+                                                                   with_paths, limit, fmt == "html"))
     if any(not gv.claims_ok or any(not r.agrees for r in gv.paths) for gv in reports):
         status = status or 1
     try:
         if fmt in ("svg", "png"):
             if reports:
                 _write_bytes(gr.graphviz(gr.dot(reports[0]), fmt), output)
+        elif fmt == "html":
+            if reports:
+                from .html import page
+
+                _write_text(page(reports[0]), output)
         elif fmt == "text":
             _text(reports, output)
         else:

@@ -371,7 +371,7 @@ def mermaid(gv: GraphView) -> str:
 
 # ---------------------------------------------------------------- Graphviz
 
-def graphviz(dot_text: str, fmt_: str) -> bytes:
+def graphviz(dot_text: str, fmt_: str, timeout: float = 120) -> bytes:
     """Run Graphviz's `dot -T<fmt>`; a GradError with the install hint when it is missing."""
     import shutil
     import subprocess
@@ -386,7 +386,7 @@ def graphviz(dot_text: str, fmt_: str) -> bytes:
                              "https://graphviz.org/download/), or use --format dot or mermaid")
     try:
         done = subprocess.run([exe, f"-T{fmt_}"], input=dot_text.encode(), capture_output=True,
-                              timeout=120)
+                              timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise GradError(f"Graphviz's dot failed: {err}") from None
     if done.returncode != 0:

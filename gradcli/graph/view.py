@@ -59,6 +59,7 @@ class NodeRow:
     live: bool                # depends on an input
     span: tuple
     claims: list[ClaimRow] = field(default_factory=list)
+    params: tuple = ()        # the op's fixed parameters (sum's axis), as in `expr`
 
 
 @dataclass
@@ -115,6 +116,8 @@ class GraphView:
     claims: list[ClaimRow]
     paths: list[PathReport] = field(default_factory=list)
     vals: list = field(default=None, repr=False)     # the engine's values, for paths()
+    source: object = field(default=None, repr=False)  # the file's errors.Source (its lines)
+    sweeps: object = None     # sweep.Sweeps, step by step (`--format html`)
 
     @property
     def scalar(self) -> bool:
@@ -154,6 +157,8 @@ def _span(program: Program, start: int, end: int) -> tuple:
 
 def fmt(value, digits: int = 8) -> str:
     """A value on one line: %g for a scalar, nested lists when small, a summary else."""
+    if isinstance(value, (float, int)):       # np.float64 is a float
+        return _num(value, digits)
     a = np.asarray(value, dtype=float)
     if a.ndim == 0:
         return _num(a.item(), digits)
@@ -180,8 +185,11 @@ def shape_text(shape) -> str:
 
 
 def _expr(node, names) -> str:
-    op = node.op
-    args = [names[a] for a in node.args]
+    return expr_text(node.op, [names[a] for a in node.args], node.params)
+
+
+def expr_text(op, args: list[str], params=()) -> str:
+    """An op applied to its arguments' texts (names, or values), as the listing writes it."""
     if op.name == "id":
         return args[0]
     if op.name == "neg":
@@ -190,7 +198,7 @@ def _expr(node, names) -> str:
         return f"{args[0]} {op.symbol} {args[1]}"
     if op.name == "stack":
         return "[" + ", ".join(args) + "]"
-    return f"{op.symbol}(" + ", ".join(args + [str(p) for p in node.params]) + ")"
+    return f"{op.symbol}(" + ", ".join(args + [str(p) for p in params]) + ")"
 
 
 def _formula(op, k, names, out) -> str | None:
@@ -254,7 +262,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
         rows.append(NodeRow(node.id, key, name, node.kind, op, symbol,
                             [names[a] for a in node.args], expr, shape, value, adjoint, tangents,
                             node.id in outputs, literal, bool(live[node.id]),
-                            _span(program, node.start, node.end)))
+                            _span(program, node.start, node.end), params=tuple(node.params)))
         if node.kind != "op":
             continue
         op_ = node.op
@@ -275,7 +283,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     gv = GraphView(file or program.source.name,
                    {nodes[i].name: point[i] for i in program.inputs},
                    nodes[out].name, out, mode, [nodes[x].name for x in wrt], rows, edges, [],
-                   vals=vals)
+                   vals=vals, source=program.source)
     _attach_claims(program, vals, gv)
     return gv
 
@@ -379,9 +387,11 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
 # ---------------------------------------------------------------- entry point
 
 def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "reverse",
-         output: str | None = None, with_paths: bool = False, limit: int = 50) -> GraphView:
+         output: str | None = None, with_paths: bool = False, limit: int = 50,
+         with_sweeps: bool = False) -> GraphView:
     """Load, bind the point, walk; `--wrt` (default: every input) picks the inputs
-    whose tangents (`mode="forward"`) and paths (`with_paths`) are shown."""
+    whose tangents (`mode="forward"`), paths (`with_paths`) and forward-mode sweeps
+    (`with_sweeps`, the steps `--format html` plays) are shown."""
     from ..evaluate.core import select_inputs
 
     program = load(path, seed)
@@ -390,4 +400,8 @@ def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "re
     gv = view(program, point, output, ids if mode == "forward" else [], mode, path)
     if with_paths:
         gv.paths = [paths(program, gv, x, limit) for x in ids]
+    if with_sweeps:
+        from . import sweep
+
+        gv.sweeps = sweep.sweeps(program, gv, ids, picked=wrt is not None)
     return gv
