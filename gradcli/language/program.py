@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
 from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
-from .syntax import parse, read_source
+from .syntax import name_hint, parse, read_source
 
 MAX_NODES = 2_000_000
 
@@ -160,7 +160,8 @@ class Builder:
         if name in self.defs or name in FUNCTIONS or name in INITIALISERS:
             raise self.error(f"'{name}' is a function: call it as {name}(...)", ex[1], ex[2])
         visible = list(self.names) + list(CONSTANTS) + list(env or ())
-        raise self.error(f"undefined name '{name}'", ex[1], ex[2], hint=did_you_mean(name, visible))
+        raise self.error(f"undefined name '{name}'", ex[1], ex[2],
+                         hint=name_hint(name) or did_you_mean(name, visible))
 
     def lower(self, root, init: bool = False):
         """Lower an expression; return a node id or a Const."""
