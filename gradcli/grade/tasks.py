@@ -1,40 +1,54 @@
-"""One checker per task kind, all on one batched evaluation of the student's graph.
+"""Grading one answer: the tasks ask for items, each claim is graded once, every claim is checked.
 
-Derivatives of the problem's outputs w.r.t. its inputs are checked against the
-problem; every other (intermediate) claim against the engine run on the
-student's own graph, so students name their nodes freely.
+1. The answer is built statement by statement (answer.py) and evaluated at every sample
+   point in one batched pass; what fails is recorded per line.
+2. Each task kind lists what it asks for: finished items (a node that could not be
+   built, "one primitive op per node") and `Want`s, requests to grade a claim or a value.
+3. A claim is graded once, in the first task (exercise.toml order) that asks for it; the
+   later tasks show it "graded in <task>".  A wrong claim that follows from the student's
+   own wrong claims (scored elsewhere), recomputed with the chain rule on their values,
+   passes with the note follow-through.
+4. Every other claim is still checked against the truth; a wrong one, a claim made twice
+   and a line with an error no item showed are extra items worth 0 points.
+
+Derivatives of the problem's outputs w.r.t. its inputs are checked against the problem;
+every other (intermediate) claim against the engine run on the student's own graph, so
+students name their nodes freely.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError
-from . import batch, notes
-from .answer import Answer, build_answer, read_answer
-from .batch import AnswerTimeout, Limits
-from .exercise import Exercise, Task, fmt
+from . import batch, notes, whatif
+from .answer import Answer, Claim, Line, TooLarge, build_answer, read_answer, unparse
+from .batch import AnswerTimeout, Limits, describe
+from .exercise import Exercise, Task, fmt, shape_text
 from .report import ExerciseResult, Item, TaskResult
 
-
-def snippet(source, node) -> str:
-    """The source text of a node, its closing brackets included."""
-    text, end = source.text[node.start:node.end], node.end
-    while text.count("(") > text.count(")") and source.text[end:end + 1] == ")":
-        text, end = text + ")", end + 1
-    return text
+COMMUTATIVE = {"add", "mul", "maximum", "minimum"}
 
 
-def shape_text(shape) -> str:
-    if not shape:
-        return "a number"
-    if len(shape) == 1:
-        return f"a vector of {shape[0]}"
-    return "a " + "×".join(str(s) for s in shape) + (" matrix" if len(shape) == 2 else " tensor")
+@dataclass
+class Want:
+    """A request to grade one claim (or a named value) of the answer."""
+    key: tuple            # ("total" | "partial", u, v) or ("value", name)
+    name: str             # as shown: "d(f)/d(x)", "partial(c, a)", "value of f"
+    role: str             # output | tangent | adjoint | edge | value | graph
+    ids: tuple = ()       # the nodes it is about (student's graph; the problem's for `output`)
+    expected: object = None   # (B,)+shape, or a function giving it
+    loose: bool = False   # an elementwise partial: a scalar may stand for every entry
+
+    def value(self):
+        if callable(self.expected):
+            self.expected = self.expected()
+        return self.expected
 
 
 class Context:
@@ -45,25 +59,41 @@ class Context:
         self.B = ex.B
         program = ans.program
         point = {ans.inputs[name]: ex.points[name] for name in ex.inputs}
-        self.vals = batch.forward(program, point, limits, deadline)
+        self.vals, errors = batch.forward_tolerant(program, point, limits, deadline)
+        ans.settle(self.vals, errors, ex.outputs)
         self.live = engine.plan(program).live
         self._tan: dict[int, list] = {}
         self._adj: dict[int, list] = {}
+        self._ptan: dict[int, list] = {}
+        self._ok: dict[str, bool] = {}
+        self.asked: set = set()           # claim keys some task asks for
+        self.scored: set = set()          # claim keys some task with points grades
+        self.reported: set = set()        # broken lines whose error an item already shows
+        self.consumed: set = set()        # claim keys an item already answers for
 
     def check_time(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise AnswerTimeout()
 
-    def value(self, nid: int) -> np.ndarray:
-        return batch.per_point(self.vals[nid], self.B)
-
     def name(self, nid: int) -> str:
-        return self.ans.program.nodes[nid].name
+        return describe(self.ans.program, nid)
+
+    def value_of(self, nid: int) -> np.ndarray:
+        return batch.per_point(self.vals[nid], self.B)
 
     def output_shape_ok(self, o: str) -> bool:
         """The student's node named like the problem's output o has the problem's shape."""
         nid = self.ans.node_id(o)
         return nid is not None and np.shape(self.vals[nid])[1:] == self.ex.values[o].shape[1:]
+
+    def output_ok(self, o: str) -> bool:
+        """The student's o computes the problem's o at every point."""
+        if o not in self._ok:
+            nid = self.ans.node_id(o)
+            self._ok[o] = (self.output_shape_ok(o) and self.live[nid]
+                           and notes.close(self.ex.values[o], self.value_of(nid), slice(None),
+                                           self.ex.rtol, self.ex.atol))
+        return self._ok[o]
 
     def tangents(self, x: int) -> list:
         if x not in self._tan:
@@ -78,287 +108,1100 @@ class Context:
             self._adj[o] = batch.adjoint_jacobians(self.ans.program, self.vals, o, self.B, self.limits)
         return self._adj[o]
 
+    def problem_tangents(self, x: int) -> list:
+        """d(w)/d(x) for every node of the problem."""
+        if x not in self._ptan:
+            self.check_time()
+            self._ptan[x] = whatif.tangents(self.ex.program, self.ex.vals, self.B, x)[0]
+        return self._ptan[x]
 
-# ---------------------------------------------------------------- one item
+    def local(self, u: int, v: int):
+        return batch.local_jacobian(self.ans.program, self.vals, u, v, self.B, self.limits)
 
-def _failure(ctx, name, expected, given, idx, loose):
-    """(feedback, note) for the first point where given differs from expected; None if it does not."""
+    def student_outputs(self) -> list[int]:
+        return [self.ans.node_id(o) for o in self.ex.outputs
+                if self.ans.node_id(o) in self.ans.graph and self.output_shape_ok(o)]
+
+    def student_id(self, pid: int) -> int | None:
+        """The student's node for a node of the problem: the same input, or a node of theirs with
+        the same values at every point (their node of the same name first)."""
+        node = self.ex.program.nodes[pid]
+        if node.kind == "input":
+            return self.ans.inputs.get(node.name)
+        target = batch.per_point(self.ex.vals[pid], self.B)
+        own = self.ans.node_id(node.name) if not node.generated else None
+        order = ([own] if own is not None and own in self.ans.graph else []) + self.ans.graph
+        for nid in order:
+            if np.shape(self.vals[nid])[1:] == target.shape[1:] and notes.close(
+                    target, self.value_of(nid), slice(None), self.ex.rtol, self.ex.atol):
+                return nid
+        return None
+
+    def problem_name(self, pid: int) -> str:
+        """A node of the problem by the student's name for it, else the problem's own name (or text)."""
+        nid = self.student_id(pid)
+        return self.name(nid) if nid is not None else describe(self.ex.program, pid)
+
+    def claim_right(self, key, expected) -> bool | None:
+        """Is the student's claim `key` right (None: not claimed or not checkable)?"""
+        claim = self.ans.claims.get(key)
+        if claim is None or claim.node is None or expected is None:
+            return None
+        given = np.asarray(self.vals[claim.node], dtype=float)
+        if given.shape[1:] != np.shape(expected)[1:]:
+            return None
+        test = Test(not claim.live, [0] if not claim.live else slice(None), self.ex, self.ex.sigfigs)
+        return test.same(expected, given)
+
+
+# ---------------------------------------------------------------- what each task asks
+
+def _broken_items(ctx: Context, names, what) -> list[Want]:
+    """One failed item per node the student wrote that could not be built (graded in order)."""
+    return [Want(("broken", what(name)), what(name), "broken", (name,)) for name in names]
+
+
+def _broken_feedback(ctx: Context, item: str, name: str, line: Line) -> str:
+    root = line.root
+    text = f"{item}: your line {line.line} defining {name} could not be built, so this cannot be checked"
+    if root is not line:
+        text += f" (it needs line {root.line})"
+    if id(root) not in ctx.reported:
+        ctx.reported.add(id(root))
+        text += "\n" + root.error
+    return text
+
+
+def _broken_nodes(ctx: Context, outputs: bool = False) -> list[str]:
+    ans = ctx.ans
+    return [n for n, line in sorted(ans.broken_names.items(), key=lambda kv: kv[1].start)
+            if line.name == n and n not in ctx.ex.inputs and (outputs or n not in ctx.ex.outputs)
+            and line.node and (ans.needed is None or n in ans.needed)]
+
+
+def _no_graph(ctx: Context) -> bool:
+    return not ctx.ans.graph and not _broken_nodes(ctx, outputs=True)
+
+
+def _no_graph_item(name: str = "your graph") -> Item:
+    return Item(name, False, "your answer has no graph: assign one primitive op per node, e.g. "
+                "`w1 = sin(x)`, and name the outputs as the problem does", notes.MISSING)
+
+
+def derivative(ctx: Context, task: Task) -> list:
     ex = ctx.ex
-    e = np.asarray(expected)
-    g = np.asarray(given, dtype=float)
-    if g.shape[1:] != e.shape[1:]:
-        if loose:
-            try:
-                g = np.broadcast_to(g, (g.shape[0],) + e.shape[1:])
-            except ValueError:
-                pass
-        if g.shape[1:] != e.shape[1:]:
-            return (f"{name}: expected {shape_text(e.shape[1:])}, given {shape_text(g.shape[1:])}",
-                    notes.SHAPE, g)
-    g = np.broadcast_to(g, e.shape)
-    B = e.shape[0]
-    with np.errstate(all="ignore"):
-        ef = np.isfinite(e).reshape(B, -1)
-        gf = np.isfinite(g).reshape(B, -1)
-        ok = (np.abs(g - e) <= ex.atol + ex.rtol * np.abs(e)).reshape(B, -1) | ~ef
-    if not any(ef[b].any() for b in idx):
-        return (f"{name}: undefined at every point checked (in your graph), so it cannot be checked; "
-                "make your graph compute the problem's function", notes.DOMAIN, g)
-    for b in idx:
-        if ok[b].all():
-            continue
-        where = ex.describe_point(b)
-        if not gf[b][ef[b]].all():
-            return (f"{name} at {where}: your answer is undefined ({fmt(g[b])}) where the expected value "
-                    f"is {fmt(e[b])}: the domains differ", notes.DOMAIN, g)
-        return f"{name} at {where}: expected {fmt(e[b])}, given {fmt(g[b])}", None, g
-    return None
-
-
-def check(ctx: Context, task: Task, name: str, expected, claim, candidates=(), loose=False) -> Item:
-    """A claimed value against the expected one (B,)+shape, at the points its form allows."""
-    ex, ans = ctx.ex, ctx.ans
-    if claim is None:
-        kind, u, v = _parse_item(name)
-        swapped = ans.claims.get((kind, v, u)) if kind == "total" else None
-        if swapped is not None:
-            return Item(name, False, f"{name}: missing; you wrote {swapped.text()} — the names are the "
-                        f"other way round", notes.NAMES)
-        return Item(name, False, f"{name}: missing (write `{name} = ...`)", notes.MISSING)
-    if claim.error is not None:
-        return Item(name, False, claim.error, notes.ERROR)
-    expected = np.asarray(expected)
-    B = expected.shape[0]
-    with np.errstate(all="ignore"):
-        constant = bool(np.all(np.abs(expected - expected[:1]) <= ex.atol + ex.rtol * np.abs(expected[:1])))
-    given = ctx.vals[claim.node]
-    if not loose and np.shape(given)[1:] != expected.shape[1:]:
-        feedback = (f"{name}: expected {shape_text(expected.shape[1:])}, given "
-                    f"{shape_text(np.shape(given)[1:])}")
-        if notes.transposed(expected[:1], np.asarray(given, dtype=float)[:1]):
-            return Item(name, False, feedback + "\n  note: your answer is the transpose of the expected "
-                        "value", notes.TRANSPOSED)
-        return Item(name, False, feedback, notes.SHAPE)
-    if not claim.live and task.form == "formula" and not constant:
-        return Item(name, False, f"{name}: a number where a formula was asked; write it as an expression "
-                    f"in {', '.join(ex.inputs)}", notes.NUMBER)
-    idx = [0] if task.form == "number" or (not claim.live and not constant) else range(B)
-    failure = _failure(ctx, name, expected, given, idx, loose)
-    if failure is None:
-        return Item(name, True)
-    feedback, note, g = failure
-    if note is None:
-        found = notes.diagnose(expected, np.broadcast_to(g, expected.shape), list(idx), ex.rtol, ex.atol,
-                               candidates)
-        if found is not None:
-            note, message = found
-            feedback += f"\n  note: {message}"
-    return Item(name, False, feedback, note)
-
-
-def _parse_item(name):
-    if name.startswith("partial("):
-        u, v = name[8:-1].split(", ")
-        return "partial", u, v
-    head, _, tail = name.partition(")/d(")
-    return "total", head[2:], tail[:-1]
-
-
-def _no_graph(kind: str) -> Item:
-    return Item("your graph", False, "your answer has no graph: assign one primitive op per "
-                "node, e.g. `w1 = sin(x)`, and name the outputs as the problem does", notes.MISSING)
-
-
-# ---------------------------------------------------------------- the tasks
-
-def derivative(ctx: Context, task: Task) -> list[Item]:
-    ex, ans = ctx.ex, ctx.ans
-    items = []
+    wants = []
     for o in task.of:
         for x in task.wrt:
-            name = f"d({o})/d({x})"
-            expected = ex.jac[(o, x)]
-            items.append(check(ctx, task, name, expected, ans.claims.get(("total", o, x)),
-                               _inner_factor_candidates(ex, o, x)))
-    return items
+            if (o, x) in ex.zero and not task.zeros:
+                continue
+            wants.append(Want(("total", o, x), f"d({o})/d({x})", "output",
+                              (ex.program.names[o], ex.program.names[x]), ex.jac[(o, x)]))
+    return wants
 
 
-def _inner_factor_candidates(ex: Exercise, o: str, x: str):
-    program = ex.program
-    adj = ex.adjoints.get(o, [])
-    out = []
-    for w, value in enumerate(adj):
-        node = program.nodes[w]
-        if value is None or node.kind != "op" or node.name == o:
-            continue
-        text = node.name if not node.generated else "`" + snippet(program.source, node) + "`"
-        out.append((notes.INNER, f"a missing inner-derivative factor: your answer is d({o})/d({text}); "
-                    f"multiply by d({text})/d({x}) (the chain rule)", value))
+def graph(ctx: Context, task: Task) -> list:
+    ex, ans = ctx.ex, ctx.ans
+    out: list = []
+    for o in task.of:
+        out.append(Want(("value", o), f"value of {o}", "graph", (), ex.values[o]))
+    name = "one primitive op per node"
+    if _no_graph(ctx):
+        out.append(_no_graph_item(name))
+        return out
+    if not ans.graph:
+        out.append(Item(name, False, f"{name}: none of your graph's lines could be built, so its "
+                        "decomposition cannot be checked", notes.ERROR))
+        return out
+    out.append(_undecomposed(ctx) or Item(name, True))
+    if task.distinct:
+        out.append(_repeated(ctx) or Item("each sub-expression computed once", True))
     return out
 
 
-def graph(ctx: Context, task: Task) -> list[Item]:
-    ex, ans = ctx.ex, ctx.ans
-    items = []
-    for o in task.of:
-        name = f"value of {o}"
-        nid = ans.node_id(o)
-        if nid is None or ans.program.nodes[nid].kind == "input":
-            items.append(Item(name, False, f"{name}: your graph has no node named {o} "
-                              "(name the outputs as the problem does)", notes.MISSING))
-            continue
-        failure = _failure(ctx, name, ex.values[o], ctx.vals[nid], range(ctx.B), False)
-        items.append(Item(name, True) if failure is None else Item(name, False, failure[0], failure[1]))
-    name = "one primitive op per node"
-    if not ans.graph:
-        items.append(_no_graph("graph"))
-        items[-1].name = name
-    else:
-        items.append(_undecomposed(ans) or Item(name, True))
-    return items
-
-
-def _undecomposed(ans: Answer) -> Item | None:
+def _undecomposed(ctx: Context) -> Item | None:
     """A failed item when the student's graph hides operations in sub-expressions."""
+    ans = ctx.ans
     if not ans.unnamed:
         return None
     name = "one primitive op per node"
     node = ans.program.nodes[ans.unnamed[0]]
     line, _ = ans.source.line_col(node.start)
-    text = snippet(ans.source, node)
+    text = " ".join(ans.source.text[node.start:node.end].split())
     return Item(name, False, f"{name}: line {line}: `{text}` is a sub-expression, not a node of "
                 f"its own; give it a name ({len(ans.unnamed)} unnamed operation(s) in all)", notes.STRUCTURE)
 
 
-def forward(ctx: Context, task: Task) -> list[Item]:
+def _repeated(ctx: Context) -> Item | None:
+    """A failed item when two named nodes compute the same operation on the same arguments."""
+    program = ctx.ans.program
+    canon: dict[int, object] = {}
+    seen: dict[object, int] = {}
+    for node in program.nodes[: program.n_main]:
+        if node.kind == "input":
+            canon[node.id] = ("input", node.id)
+        elif node.kind == "const":
+            v = np.asarray(node.value, dtype=float)
+            canon[node.id] = ("const", v.shape, v.tobytes())
+        elif node.op.name == "id":
+            canon[node.id] = canon[node.args[0]]
+        else:
+            args = [canon[a] for a in node.args]
+            if node.op.name in COMMUTATIVE:
+                args = sorted(args, key=repr)
+            key = (node.op.name, tuple(args), node.params)
+            canon[node.id] = key
+            if key in seen and not node.generated and ctx.live[node.id]:
+                first = program.nodes[seen[key]]
+                line = ctx.ans.source.line_col(node.start)[0]
+                line1 = ctx.ans.source.line_col(first.start)[0]
+                return Item("each sub-expression computed once", False,
+                            f"each sub-expression computed once: line {line}: {node.name} computes again what "
+                            f"{first.name} (line {line1}) computes; use {first.name}", notes.REPEATED)
+            if key not in seen and not node.generated:
+                seen[key] = node.id
+    return None
+
+
+def _intermediates(ctx: Context) -> list[int]:
+    outs = set(ctx.ex.outputs)
+    return [w for w in ctx.ans.graph if ctx.ans.program.nodes[w].name not in outs]
+
+
+def _node_by_node(ctx: Context, kind: str) -> Item | None:
+    """forward and reverse go node by node: a graph with no named node but its outputs has
+    nothing to go through (the items would only repeat the derivative)."""
+    if _no_graph(ctx):
+        return _no_graph_item()
+    if not _intermediates(ctx) and not _broken_nodes(ctx):
+        return Item("your graph", False, f"{kind} mode goes node by node: your graph names no node but the "
+                    "output(s); give each operation a node of its own, e.g. `a = sin(x)`", notes.STRUCTURE)
+    return None
+
+
+def forward(ctx: Context, task: Task) -> list:
     ex, ans = ctx.ex, ctx.ans
-    if not ans.graph:
-        return [_no_graph("forward")]
-    if ans.unnamed:  # forward mode goes node by node: without the nodes there is nothing to grade
-        return [_undecomposed(ans)]
-    program = ans.program
-    items = []
-    outs = [ans.node_id(o) for o in ex.outputs if ans.node_id(o) in ans.graph and ctx.output_shape_ok(o)]
-    for w in ans.graph:
-        wname = ctx.name(w)
-        for x in task.wrt:
+    stop = _node_by_node(ctx, "forward")
+    if stop is not None:
+        return [stop]
+    out: list = []
+    wrt_names = task.wrt
+    nodes = [(ans.program.nodes[w].start, ans.program.nodes[w].name, w) for w in ans.graph]
+    nodes += [(ans.broken_names[n].start, n, None) for n in _broken_nodes(ctx, outputs=True)]
+    for _, wname, w in sorted(nodes, key=lambda t: t[0]):
+        if w is None and wname not in ex.outputs:
+            x = wrt_names[0] if len(wrt_names) == 1 else "·"
+            out += _broken_items(ctx, [wname], lambda n: f"d({n})/d({x})")
+            ctx.consumed.update(k for k in ans.claims if k[0] == "total" and k[1] == wname)
+            continue
+        for x in wrt_names:
             xid = ans.inputs[x]
+            if wname in ex.outputs and (w is None or ctx.output_shape_ok(wname)):
+                if (wname, x) in ex.zero and not task.zeros:
+                    continue
+                out.append(Want(("total", wname, x), f"d({wname})/d({x})", "output",
+                                (ex.program.names[wname], ex.program.names[x]), ex.jac[(wname, x)]))
+                continue
             tan = ctx.tangents(xid)[w]
             if tan is None:
-                continue
-            name = f"d({wname})/d({x})"
-            expected = ex.jac[(wname, x)] if wname in ex.outputs and ctx.output_shape_ok(wname) else tan
-            cands = []
-            node = program.nodes[w]
-            for v in dict.fromkeys(node.args):
-                if v == xid or not ctx.live[v]:
+                if not task.zeros:
                     continue
-                vname = ctx.name(v)
-                cands.append((notes.INNER, f"a missing factor: your answer is partial({wname}, {vname}) "
-                              f"alone; multiply by d({vname})/d({x})",
-                              (lambda v=v, w=w: batch.local_jacobian(program, ctx.vals, w, v, ctx.B, ctx.limits))))
-            for o in outs:
-                if o == w:
-                    continue
-                cands.append((notes.SWAPPED, f"forward and reverse swapped: your answer is "
-                              f"d({ctx.name(o)})/d({wname}), reverse mode's adjoint; forward mode asks "
-                              f"d({wname})/d({x})", (lambda o=o, w=w: ctx.adjoints(o)[w])))
-            if wname in ex.outputs:
-                cands += _inner_factor_candidates(ex, wname, x)
-            items.append(check(ctx, task, name, expected, ans.claims.get(("total", wname, x)), cands))
-    return items
+                shape = np.shape(ctx.vals[w])[1:] + np.shape(ctx.vals[xid])[1:]
+                tan = np.zeros((ctx.B,) + shape)
+            out.append(Want(("total", wname, x), f"d({wname})/d({x})", "tangent", (w, xid), tan))
+    return out
 
 
-def reverse(ctx: Context, task: Task) -> list[Item]:
+def reverse(ctx: Context, task: Task) -> list:
     ex, ans = ctx.ex, ctx.ans
-    if ans.graph and ans.unnamed:  # as in forward mode: the nodes come first
-        return [_undecomposed(ans)]
+    stop = _node_by_node(ctx, "reverse")
+    if stop is not None:
+        return [stop]
     program = ans.program
-    items = []
-    consumers: dict[int, list[int]] = {}
-    for node in program.nodes[: program.n_main]:
-        if node.kind == "op":
-            for a in dict.fromkeys(node.args):
-                consumers.setdefault(a, []).append(node.id)
+    out: list = []
     for o in task.of:
         oid = ans.node_id(o)
+        inputs = [Want(("total", o, x), f"d({o})/d({x})", "output",
+                       (ex.program.names[o], ex.program.names[x]), ex.jac[(o, x)])
+                  for x in task.wrt if (o, x) not in ex.zero]
+        if o in ans.broken_names and oid is None:
+            out += _broken_items(ctx, [o], lambda n: f"d({n})/d(·)")
+            ctx.consumed.update(k for k in ans.claims if k[0] == "total" and k[1] == o)
+            out += inputs
+            continue
         if oid is None or oid not in ans.graph:
-            items.append(Item(f"d({o})/d(·)", False, f"d({o})/d(·): your graph has no node named {o} "
-                              "(name the outputs as the problem does)", notes.MISSING))
+            out.append(Item(f"d({o})/d(·)", False, f"d({o})/d(·): your graph has no node named {o} "
+                            "(name the outputs as the problem does)", notes.MISSING))
+            out += inputs
             continue
         if not ctx.output_shape_ok(o):
-            items.append(Item(f"d({o})/d(·)", False, f"d({o})/d(·): the problem's {o} is "
-                              f"{shape_text(ex.values[o].shape[1:])}, yours is "
-                              f"{shape_text(np.shape(ctx.vals[oid])[1:])}", notes.SHAPE))
+            out.append(Item(f"d({o})/d(·)", False, f"d({o})/d(·): the problem's {o} is "
+                            f"{shape_text(ex.values[o].shape[1:])}, yours is "
+                            f"{shape_text(np.shape(ctx.vals[oid])[1:])}", notes.SHAPE))
             continue
+        out += inputs
         adj = ctx.adjoints(oid)
-        for w in [ans.inputs[x] for x in task.wrt] + ans.graph:
-            if w == oid or adj[w] is None:
+        for w in ans.graph:
+            if w == oid or adj[w] is None or program.nodes[w].name in ex.outputs:
                 continue
-            wname = ctx.name(w)
-            name = f"d({o})/d({wname})"
-            is_input = program.nodes[w].kind == "input"
-            expected = ex.jac[(o, wname)] if is_input else adj[w]
-            cands = []
-            for u in consumers.get(w, []):
-                if adj[u] is None:
-                    continue
-                unode = program.nodes[u]
-                uname = unode.name if not unode.generated else "`" + snippet(program.source, unode) + "`"
-                cands.append((notes.INNER, f"a missing factor: your answer is d({o})/d({uname}); multiply "
-                              f"by partial({uname}, {wname})", adj[u]))
-            if is_input:
-                cands += _inner_factor_candidates(ex, o, wname)
-            else:
-                for x in ex.inputs:
-                    xid = ans.inputs[x]
-                    cands.append((notes.SWAPPED, f"forward and reverse swapped: your answer is "
-                                  f"d({wname})/d({x}), forward mode's tangent; reverse mode asks {name}",
-                                  (lambda xid=xid, w=w: ctx.tangents(xid)[w])))
-            items.append(check(ctx, task, name, expected, ans.claims.get(("total", o, wname)), cands))
-    return items
+            wname = program.nodes[w].name
+            out.append(Want(("total", o, wname), f"d({o})/d({wname})", "adjoint", (oid, w), adj[w]))
+        for n in _broken_nodes(ctx):
+            out += _broken_items(ctx, [n], lambda n, o=o: f"d({o})/d({n})")
+            ctx.consumed.add(("total", o, n))
+    return out
 
 
-def edges(ctx: Context, task: Task) -> list[Item]:
+def edges(ctx: Context, task: Task) -> list:
     ans = ctx.ans
-    if not ans.graph:
-        return [_no_graph("edges")]
+    if _no_graph(ctx):
+        return [_no_graph_item()]
     program = ans.program
-    items = []
+    out: list = []
     for u in ans.graph:
         node = program.nodes[u]
         for v in dict.fromkeys(node.args):
             vnode = program.nodes[v]
             if not ctx.live[v] or vnode.generated:
                 continue
-            expected = batch.local_jacobian(program, ctx.vals, u, v, ctx.B, ctx.limits)
+            expected = ctx.local(u, v)
             if expected is None:
                 continue
-            name = f"partial({node.name}, {vnode.name})"
-            items.append(check(ctx, task, name, expected, ans.claims.get(("partial", node.name, vnode.name)),
-                               loose=node.op.elementwise))
-    if not items:
-        items.append(Item("your graph", False, "your graph has no edge between named nodes: "
-                          "give each sub-expression a name", notes.STRUCTURE))
-    return items
+            out.append(Want(("partial", node.name, vnode.name), f"partial({node.name}, {vnode.name})", "edge",
+                            (u, v), expected, loose=node.op.elementwise))
+    for n in _broken_nodes(ctx, outputs=True):
+        out += _broken_items(ctx, [n], lambda n: f"partial({n}, ·)")
+        ctx.consumed.update(k for k in ans.claims if k[0] == "partial" and k[1] == n)
+    if not out:
+        out.append(Item("your graph", False, "your graph has no edge between named nodes: "
+                        "give each sub-expression a name", notes.STRUCTURE))
+    return out
+
+
+def value(ctx: Context, task: Task) -> list:
+    return [Want(("value", name), f"value of {name}", "value", tuple(n for n in task.of if n != name),
+                 ctx.ex.values[name]) for name in task.of]
 
 
 CHECKERS = {"derivative": derivative, "graph": graph, "forward": forward, "reverse": reverse,
-            "edges": edges}
+            "edges": edges, "value": value}
+
+
+# ---------------------------------------------------------------- grading one want
+
+@dataclass
+class Test:
+    """How an item is compared: a number to sigfigs at the default point, a formula by
+    rtol/atol at every point."""
+    number: bool
+    idx: object
+    ex: Exercise
+    sigfigs: int
+
+    def ok(self, expected, given) -> np.ndarray:
+        """Per point of idx: given matches expected."""
+        e = np.asarray(expected)[self.idx]
+        g = np.asarray(given)[self.idx]
+        with np.errstate(all="ignore"):
+            if self.number:
+                good = notes.sig_ok(e, g, self.sigfigs)
+            else:
+                good = (np.abs(g - e) <= self.ex.atol + self.ex.rtol * np.abs(e)) | ~np.isfinite(e)
+        return good.reshape(len(good), -1).all(axis=1)
+
+    def same(self, expected, given) -> bool:
+        e, g = np.asarray(expected), np.asarray(given)
+        if e.shape[1:] != g.shape[1:]:
+            return False
+        B = max(e.shape[0], g.shape[0])
+        return bool(np.all(self.ok(np.broadcast_to(e, (B,) + e.shape[1:]), np.broadcast_to(g, (B,) + g.shape[1:]))))
+
+
+def _line(ans: Answer, claim: Claim | None) -> str:
+    return f" (line {claim.line})" if claim is not None and claim.line else ""
+
+
+def grade_want(ctx: Context, task: Task, want: Want) -> Item:
+    if want.role in ("value", "graph"):
+        return _grade_value(ctx, task, want)
+    if want.role == "broken":
+        name = want.ids[0]
+        return Item(want.name, False, _broken_feedback(ctx, want.name, name, ctx.ans.broken_names[name]),
+                    notes.ERROR)
+    ans = ctx.ans
+    claim = ans.claims.get(want.key)
+    name = want.name
+    if claim is None:
+        kind, u, v = want.key
+        swapped = ans.claims.get((kind, v, u)) if kind == "total" else None
+        if swapped is not None:
+            ctx.consumed.add(swapped.key)
+            return Item(name, False, f"{name}: missing; you wrote {swapped.text()} (line {swapped.line}) — the "
+                        "names are the other way round", notes.NAMES)
+        return Item(name, False, f"{name}: missing (write `{name} = ...`)", notes.MISSING)
+    if claim.error is not None:
+        return Item(name, False, claim.error, notes.ERROR)
+    expected = np.asarray(want.value())
+    given = np.asarray(ctx.vals[claim.node], dtype=float)
+    return _judge(ctx, task, want, expected, given, claim, f"{name}{_line(ans, claim)}",
+                  None if claim.expr is None else unparse(claim.expr))
+
+
+def _judge(ctx, task, want, expected, given, claim, head, wrote) -> Item:
+    """Compare, try follow-through, then the notes."""
+    ex = ctx.ex
+    name = want.name
+    B = expected.shape[0]
+    live = claim.live if claim is not None else bool(np.shape(given)[0] == B and B > 1)
+    shown = f"\n  you wrote: {wrote}" if wrote else ""
+    if np.shape(given)[1:] != expected.shape[1:]:
+        fitted = None
+        if want.loose:
+            try:
+                fitted = np.broadcast_to(given, given.shape[:1] + expected.shape[1:])
+            except ValueError:
+                fitted = None
+        if fitted is None:
+            return _shape_item(ctx, want, expected, given, head, shown)
+        given = fitted
+    with np.errstate(all="ignore"):
+        constant = bool(np.all(np.abs(expected - expected[:1]) <= ex.atol + ex.rtol * np.abs(expected[:1])))
+    if live and task.form == "number":
+        return Item(name, False, f"{head}: a formula where a number was asked: compute its value at "
+                    f"{ex.describe_point(0)} and write the number{shown}", notes.FORMULA)
+    if not live and task.form == "formula" and not constant:
+        return Item(name, False, f"{head}: a number where a formula was asked; write it as an expression "
+                    f"in {', '.join(ex.inputs)}{shown}", notes.NUMBER)
+    number = not live
+    test = Test(number, [0] if number else slice(None), ex, task.sigfigs)
+    given = np.broadcast_to(given, expected.shape)
+    idx = [0] if number else list(range(B))
+    ef = np.isfinite(expected).reshape(B, -1)
+    if not any(ef[b].any() for b in idx):
+        return Item(name, False, f"{head}: undefined at every point checked (in your graph), so it cannot be "
+                    "checked; make your graph compute the problem's function", notes.DOMAIN)
+    ok = test.ok(expected, given)
+    if np.all(ok):
+        return Item(name, True)
+    gf = np.isfinite(given).reshape(B, -1)
+    bad = [b for b, good in zip(idx, ok) if not good]
+    b = bad[0]
+    where = ex.describe_point(b)
+    if not gf[b][ef[b]].all():
+        return Item(name, False, f"{head} at {where}: your answer is undefined ({fmt(given[b])}) where the "
+                    f"expected value is {fmt(expected[b])}: the domains differ{shown}", notes.DOMAIN)
+    feedback = f"{head} at {where}: expected {fmt(expected[b])}, given {fmt(given[b])}"
+    follow = _follow_through(ctx, want, claim, expected, given, test)
+    if follow is not None:
+        return Item(name, True, f"{head}: {follow}: not charged again", notes.FOLLOW)
+    if number:
+        k = notes.digits(expected[idx], given[idx], task.sigfigs)
+        if k and k >= min(2, task.sigfigs - 1):
+            return Item(name, False, f"{feedback}: right to {k} significant figure{'s' if k > 1 else ''}; give "
+                        f"{task.sigfigs}{shown}", notes.DIGITS)
+    found = _diagnose(ctx, want, expected, given, test)
+    if found is not None:
+        note, message = found
+        return Item(name, False, f"{feedback}{shown}\n  note: {message}", note)
+    return Item(name, False, feedback + shown)
+
+
+def _shape_item(ctx, want, expected, given, head, shown) -> Item:
+    e_shape, g_shape = expected.shape[1:], np.shape(given)[1:]
+    feedback = f"{head}: expected {shape_text(e_shape)}, given {shape_text(g_shape)}{shown}"
+    g = np.asarray(given, dtype=float)
+    if notes.transposed(expected[:1], g[:1]):
+        return Item(want.name, False, feedback + "\n  note: your answer is the transpose of the expected "
+                    "value", notes.TRANSPOSED)
+    if want.role == "output":
+        o = ctx.ex.program.nodes[want.ids[0]]
+        os_ = ctx.ex.values[o.name].shape[1:] if o.name in ctx.ex.values else ()
+        if os_ and g_shape == e_shape[len(os_):]:
+            summed = expected.sum(axis=tuple(range(1, 1 + len(os_))))
+            if notes.close(summed[:1], np.broadcast_to(g, (g.shape[0],) + g_shape)[:1], slice(None), 1e-6, 1e-9):
+                return Item(want.name, False, feedback + f"\n  note: your answer is the gradient of sum({o.name}): "
+                            "every output seeded at once; d(u)/d(v) of a vector u has one row per entry of u",
+                            notes.ALL_OUTPUTS)
+    return Item(want.name, False, feedback, notes.SHAPE)
+
+
+# ---------------------------------------------------------------- follow-through
+
+def _claimed(ctx: Context, key, shape) -> np.ndarray | None:
+    """A scored claim's value as (B,)+shape, if it can stand in for the truth."""
+    if key not in ctx.scored:
+        return None
+    claim = ctx.ans.claims.get(key)
+    if claim is None or claim.error is not None or claim.node is None:
+        return None
+    v = np.asarray(ctx.vals[claim.node], dtype=float)
+    try:
+        return np.broadcast_to(v, (ctx.B,) + tuple(shape)).copy()
+    except ValueError:
+        return None
+
+
+def _partial_ops(ctx: Context) -> tuple[dict, list]:
+    """Ops with the student's scored partial(u, v) claims as their local partials."""
+    program = ctx.ans.program
+    by_node: dict[int, dict[int, np.ndarray]] = {}
+    used = []
+    for key in ctx.scored:
+        if key[0] != "partial":
+            continue
+        u, v = ctx.ans.node_id(key[1]), ctx.ans.node_id(key[2])
+        if u is None or v is None or program.nodes[u].kind != "op" or not program.nodes[u].op.elementwise:
+            continue
+        value = _claimed(ctx, key, np.shape(ctx.vals[u])[1:])
+        if value is not None:
+            by_node.setdefault(u, {})[v] = value
+            used.append(key)
+    ops = {}
+    for u, parts in by_node.items():
+        op = program.nodes[u].op
+        for v, value in parts.items():
+            op = whatif.with_partial(program, ctx.vals, u, v, value, base=op)
+        ops[u] = op
+    return ops, used
+
+
+def _follow_through(ctx: Context, want: Want, claim, expected, given, test: Test) -> str | None:
+    """'follows from your ...' when given is what the student's own scored claims give."""
+    if not ctx.ex.follow_through or want.role not in ("output", "tangent", "adjoint") or claim is None:
+        return None
+    ans, program, B = ctx.ans, ctx.ans.program, ctx.B
+    options = []
+    if want.role == "output":
+        o, x = ctx.ex.program.nodes[want.ids[0]].name, ctx.ex.program.nodes[want.ids[1]].name
+        oid, xid = ans.node_id(o), ans.inputs.get(x)
+        if oid is None or xid is None or oid not in ans.graph or not ctx.output_shape_ok(o):
+            return None
+        if not ctx.output_ok(o) and not _graph_charged(ctx, o):
+            return None
+        options += [("tangent", oid, xid), ("adjoint", oid, xid)]
+    elif want.role == "tangent":
+        options.append(("tangent",) + want.ids)
+    else:
+        options.append(("adjoint",) + want.ids)
+    ops, partials = _partial_ops(ctx)
+    for mode, a, b in options:
+        ctx.check_time()
+        between = set(whatif.nodes_between(program, b, a)) - {a, b}
+        if mode == "tangent":     # d(a)/d(b), b an input: forward mode with the claimed tangents
+            xs = np.shape(ctx.vals[b])[1:]
+            claimed = {}
+            for w in ans.graph:
+                if w in between:
+                    v = _claimed(ctx, ("total", program.nodes[w].name, program.nodes[b].name),
+                                 np.shape(ctx.vals[w])[1:] + xs)
+                    if v is not None:
+                        claimed[w] = v
+            if not claimed and not ops and (want.role != "output" or ctx.output_ok(program.nodes[a].name)):
+                continue
+            _, computed = whatif.tangents(program, ctx.vals, B, b, stop=a, ops=ops, claimed=claimed)
+            value, target = computed[a], a
+            sources = {w: c for w, c in claimed.items()}
+            truth = ctx.tangents(b)
+        else:                     # d(a)/d(b): reverse mode from a with the claimed adjoints
+            os_ = np.shape(ctx.vals[a])[1:]
+            claimed = {}
+            for w in ans.graph:
+                if w in between:
+                    v = _claimed(ctx, ("total", program.nodes[a].name, program.nodes[w].name),
+                                 os_ + np.shape(ctx.vals[w])[1:])
+                    if v is not None:
+                        claimed[w] = v
+            if not claimed and not ops and (want.role != "output" or ctx.output_ok(program.nodes[a].name)):
+                continue
+            _, computed = whatif.adjoints(program, ctx.vals, B, a, ops=ops, claimed=claimed)
+            value, target = computed[b], b
+            sources = claimed
+            truth = ctx.adjoints(a)
+        if value is None or np.shape(value) != expected.shape or test.same(expected, value):
+            continue
+        if not test.same(value, given):
+            continue
+        wrong = []
+        for w, c in sources.items():
+            t = truth[w]
+            t = np.zeros_like(c) if t is None else t
+            if not test.same(t, c):
+                key = (("total", program.nodes[w].name, program.nodes[b].name) if mode == "tangent"
+                       else ("total", program.nodes[a].name, program.nodes[w].name))
+                wrong.append(ans.claims[key])
+        for key in partials:
+            c = ans.claims[key]
+            u, v = ans.node_id(key[1]), ans.node_id(key[2])
+            if u not in between and u != target and u != a:
+                continue
+            if not test.same(ctx.local(u, v), np.broadcast_to(ctx.vals[c.node], (B,) + np.shape(ctx.vals[u])[1:])):
+                wrong.append(c)
+        if wrong:
+            listed = ", ".join(f"{c.text()} (line {c.line})" for c in sorted(wrong, key=lambda c: c.line)[:3])
+            return f"wrong on its own, but right given your {listed}"
+        o = ctx.ex.program.nodes[want.ids[0]].name if want.role == "output" else None
+        if o is not None and not ctx.output_ok(o):
+            return f"wrong for the problem's {o}, but right for your graph's {o} (its value is charged in the graph task)"
+    return None
+
+
+def _graph_charged(ctx: Context, o: str) -> bool:
+    """A graph task with points asks for the value of o (so a wrong graph is charged there)."""
+    return any(t.kind == "graph" and o in t.of and t.points > 0 for t in ctx.ex.tasks)
+
+
+# ---------------------------------------------------------------- notes
+
+def _diagnose(ctx: Context, want: Want, expected, given, test: Test):
+    """(note, message) for the first mistake that explains given, or None."""
+    single = test.number
+    idx = test.idx
+
+    def fits(value) -> bool:
+        if value is None:
+            return False
+        v = np.asarray(value, dtype=float)
+        if v.shape[1:] != expected.shape[1:]:
+            return False
+        v = np.broadcast_to(v, expected.shape)
+        return not test.same(expected, v) and test.same(v, given)
+
+    for kind, note, message, value in _candidates(ctx, want, expected, single):
+        if kind == "test":
+            found = value(given, test)
+            if found:
+                return note, found
+            continue
+        if callable(value):
+            value = value()
+        if value is None:
+            continue
+        if kind == "guess" and single and notes.trivial(value, idx):
+            continue
+        if fits(value):
+            return note, message
+    found = notes.generic(expected, given, lambda v: test.same(v, given), idx)
+    if found is not None:
+        return found
+    for kind, note, message, value, factor in _inner_candidates(ctx, want):
+        if callable(value):
+            value = value()
+        if callable(factor):
+            factor = factor()
+        if value is None or factor is None or notes.unit(factor, slice(None) if not single else [0]):
+            continue
+        if single and notes.trivial(value, idx):
+            continue
+        if fits(value):
+            return note, message
+    return None
+
+
+def _graph_of(ctx: Context, want: Want):
+    """(program, vals, namer) the candidates of this want are computed on."""
+    if want.role == "output":
+        return ctx.ex.program, ctx.ex.vals, ctx.problem_name
+    return ctx.ans.program, ctx.vals, ctx.name
+
+
+def _candidates(ctx: Context, want: Want, expected, single: bool):
+    """(kind, note, message, value) in the order they are tried; kind: structural (computed for
+    this very derivative), guess (another quantity the student may have written), test."""
+    program, vals, namer = _graph_of(ctx, want)
+    B = ctx.B
+    role = want.role
+    if role == "output" and not single:      # a formula: another entry is no coincidence
+        yield from _entries(ctx, want)
+    if role in ("output", "tangent", "adjoint"):
+        if role == "adjoint":
+            top, bottom = want.ids
+        else:
+            bottom, top = want.ids[1], want.ids[0]
+        between = whatif.nodes_between(program, bottom, top)
+
+        def changed(ops):
+            def compute():
+                ctx.check_time()
+                if role == "tangent":
+                    return whatif.tangents(program, vals, B, bottom, stop=top, ops=ops)[0][top]
+                return whatif.adjoints(program, vals, B, top, ops=ops)[0][bottom]
+            return compute
+
+        for m in between[:8]:
+            node = program.nodes[m]
+            if node.op.name == "mul" and node.args[0] != node.args[1]:
+                a, b = (namer(x) for x in node.args)
+                yield ("structural", notes.PARTIALS_SWAPPED,
+                       f"partials swapped in the product rule: for {namer(m)} = {a}*{b}, the partial w.r.t. {a} "
+                       f"is {b} and the one w.r.t. {b} is {a}, not the other way round",
+                       changed({m: whatif.swapped_product(node.op)}))
+        for m in between[:8]:
+            node = program.nodes[m]
+            op = whatif.wrong_branch(node.op)
+            if op is not None and not _routed_right(ctx, want, program, m):
+                yield ("structural", notes.WRONG_BRANCH, _branch_message(ctx, program, vals, namer, m),
+                       changed({m: op}))
+        for m in between[:8]:
+            op = whatif.without_onehot(program.nodes[m].op)
+            if op is not None:
+                yield ("structural", notes.ONEHOT, "the one-hot of the true class is missing: the gradient of "
+                       "the loss w.r.t. the scores z is softmax(z) - onehot(y), not softmax(z)", changed({m: op}))
+        found = whatif.paths(program, vals, B, bottom, top) if expected.ndim == 1 else None
+        if found:
+            yield ("test", notes.MISSING_PATH, "", _missing_path_test(found, namer, expected))
+            product = whatif.product_of_paths(found)
+            if product is not None:
+                yield ("structural", notes.PATHS_MULTIPLIED, f"the {len(found)} paths' products are multiplied; "
+                       "the chain rule adds them: the sum over all paths", product)
+        if role == "output" and single:
+            yield from _entries(ctx, want)
+        yield from _guesses(ctx, want, namer)
+    elif role == "edge":
+        yield from _edge_candidates(ctx, want)
+    elif role == "value":
+        for other in want.ids:        # the answer to another question of the same task
+            yield ("structural", notes.ANSWERS_SWAPPED, f"this is the answer to {other}", ctx.ex.values[other])
+
+
+def _routed_right(ctx: Context, want: Want, program, m: int) -> bool:
+    """The student's own right claims at the gate's arguments show they routed it right (so a
+    value a wrong routing would give is another mistake, such as a missing path)."""
+    ans = ctx.ans
+    args = list(dict.fromkeys(program.nodes[m].args))
+    if want.role == "output":
+        ids = [ctx.student_id(a) for a in args]
+        o = ctx.ex.program.nodes[want.ids[0]].name
+        top = ans.node_id(o)
+        x = ctx.ex.program.nodes[want.ids[1]].name
+        bottom = ans.inputs.get(x)
+        if top is None or bottom is None or top not in ans.graph:
+            return False
+        mode = "adjoint"
+    else:
+        ids = args
+        top, bottom = (want.ids if want.role == "adjoint" else (want.ids[0], want.ids[1]))
+        mode = want.role
+    verdicts = []
+    for a in ids:
+        if a is None or ans.program.nodes[a].kind != "op":
+            continue
+        if mode == "adjoint":
+            verdicts.append(ctx.claim_right(("total", ctx.name(top), ctx.name(a)), ctx.adjoints(top)[a]))
+        else:
+            verdicts.append(ctx.claim_right(("total", ctx.name(a), ctx.name(bottom)), ctx.tangents(bottom)[a]))
+    verdicts = [v for v in verdicts if v is not None]
+    return bool(verdicts) and all(verdicts)
+
+
+def _branch_message(ctx, program, vals, namer, m) -> str:
+    node = program.nodes[m]
+    names = [namer(a) for a in node.args]
+    if node.op.name == "relu":
+        return (f"relu routed the wrong way: relu({names[0]}) passes the gradient only where {names[0]} > 0 "
+                f"({names[0]} = {fmt(np.asarray(vals[node.args[0]])[0])} at the default point)")
+    a, b = (np.asarray(vals[x], dtype=float)[0] for x in node.args)
+    bigger = node.op.name == "maximum"
+    win = names[0] if (np.all(a > b) if bigger else np.all(a < b)) else names[1]
+    gate = "max" if bigger else "min"
+    return (f"the {gate} gate {namer(m)} = {gate}({names[0]}, {names[1]}) routed the wrong way: it passes the "
+            f"gradient only to its {'larger' if bigger else 'smaller'} argument, {win} at the default point")
+
+
+def _missing_path_test(found, namer, expected):
+    def test(given, t: Test):
+        missing = whatif.missing_paths(found, given, t.idx, lambda s, g: t.same(s, g))
+        if not missing:
+            return None
+        shown = "; ".join(" → ".join(namer(n) for n in path) for path, _ in missing)
+        what = "the path" if len(missing) == 1 else "the paths"
+        return f"a path is missing: add {what} {shown} (d/dv is the sum over all paths from v)"
+    return test
+
+
+def _guesses(ctx: Context, want: Want, namer):
+    ex, ans = ctx.ex, ctx.ans
+    if want.role == "output":
+        o = ex.program.nodes[want.ids[0]].name
+        x = ex.program.nodes[want.ids[1]].name
+        if o in ex.outputs and len(ex.outputs) > 1:
+            parts = [ex.jac[(p, x)] for p in ex.outputs]
+            if all(np.shape(p) == np.shape(parts[0]) for p in parts):
+                yield ("guess", notes.ALL_OUTPUTS, f"this is the sum of d(·)/d({x}) over the outputs "
+                       f"{', '.join(ex.outputs)}: reverse mode seeded with every output at once; seed one "
+                       "output at a time (one row of the Jacobian per pass)", sum(parts))
+    elif want.role == "tangent":
+        w, x = want.ids
+        wname = ctx.name(w)
+        for o in ctx.student_outputs():
+            if o != w:
+                yield ("guess", notes.SWAPPED, f"forward and reverse swapped: your answer is "
+                       f"d({ctx.name(o)})/d({wname}), reverse mode's adjoint; forward mode asks "
+                       f"d({wname})/d({ctx.name(x)})", lambda o=o, w=w: ctx.adjoints(o)[w])
+        for y in ans.inputs.values():
+            if y != x:
+                yield ("guess", notes.WRONG_VARIABLE, f"this is d({wname})/d({ctx.name(y)}): differentiated "
+                       f"w.r.t. {ctx.name(y)}, not {ctx.name(x)}", lambda y=y, w=w: ctx.tangents(y)[w])
+    else:   # adjoint
+        o, w = want.ids
+        wname = ctx.name(w)
+        outs = ctx.student_outputs()
+        if len(outs) > 1 and o in outs:
+            def seeded(w=w, outs=outs):
+                parts = [ctx.adjoints(p)[w] for p in outs]
+                parts = [p for p in parts if p is not None]
+                return sum(parts) if parts and all(np.shape(p) == np.shape(parts[0]) for p in parts) else None
+            yield ("guess", notes.ALL_OUTPUTS, f"this is the sum of d(·)/d({wname}) over the outputs: reverse "
+                   "mode seeded with every output at once; seed one output at a time", seeded)
+        for x in ans.inputs.values():
+            yield ("guess", notes.SWAPPED, f"forward and reverse swapped: your answer is d({wname})/"
+                   f"d({ctx.name(x)}), forward mode's tangent; reverse mode asks d({ctx.name(o)})/d({wname})",
+                   lambda x=x: ctx.tangents(x)[w])
+        for u in _consumers(ctx, w):
+            uname = ctx.name(u)
+            yield ("guess", notes.LOCAL_TOTAL, f"this is the local partial({uname}, {wname}); d({ctx.name(o)})/"
+                   f"d({wname}) is the total derivative: multiply by d({ctx.name(o)})/d({uname}) (and add the "
+                   "other paths)", lambda u=u: _local_as(ctx, u, w, o))
+
+
+def _entries(ctx: Context, want: Want):
+    """Another entry of the Jacobian: rows and columns swapped, or another input."""
+    ex = ctx.ex
+    o = ex.program.nodes[want.ids[0]].name
+    x = ex.program.nodes[want.ids[1]].name
+    if o in ex.outputs:
+        i, j = ex.outputs.index(o), ex.inputs.index(x)
+        if i != j and j < len(ex.outputs) and i < len(ex.inputs):
+            other = (ex.outputs[j], ex.inputs[i])
+            if other in ex.jac:
+                yield ("guess", notes.ROWS_COLUMNS, f"this is d({other[0]})/d({other[1]}): rows and columns "
+                       "of the Jacobian swapped (a row per output, a column per input)", ex.jac[other])
+    for y in ex.inputs:
+        if y != x and (o, y) in ex.jac:
+            yield ("guess", notes.WRONG_VARIABLE, f"this is d({o})/d({y}): differentiated w.r.t. {y}, "
+                   f"not {x}", ex.jac[(o, y)])
+
+
+def _local_as(ctx, u, w, o):
+    """partial(u, w) as a value shaped like d(o)/d(w), for a scalar o (else None)."""
+    if np.shape(ctx.vals[o])[1:]:
+        return None
+    lj = ctx.local(u, w)
+    if lj is None:
+        return None
+    if not ctx.ans.program.nodes[u].op.elementwise or np.shape(lj)[1:] != np.shape(ctx.vals[w])[1:]:
+        return None
+    return lj
+
+
+def _consumers(ctx: Context, w: int) -> list[int]:
+    program = ctx.ans.program
+    return [n.id for n in program.nodes[: program.n_main] if n.kind == "op" and w in n.args
+            and ctx.live[n.id]]
+
+
+def _edge_candidates(ctx: Context, want: Want):
+    ans, program, B = ctx.ans, ctx.ans.program, ctx.B
+    u, v = want.ids
+    node = program.nodes[u]
+    uname, vname = ctx.name(u), ctx.name(v)
+    others = [a for a in dict.fromkeys(node.args) if a != v]
+    if node.op.name == "mul" and others:
+        yield ("structural", notes.PARTIALS_SWAPPED, f"partials swapped: for {uname} = {ctx.name(node.args[0])}*"
+               f"{ctx.name(node.args[1])}, partial({uname}, {vname}) is the other factor, "
+               f"{ctx.name(others[0])}, not {vname}", _as_partial(ctx, u, v))
+    op = whatif.wrong_branch(node.op)
+    if op is not None:
+        def branch():
+            k = node.args.index(v)
+            p = op.partials[k](ctx.vals[u], *engine._align([ctx.vals[a] for a in node.args]))
+            return batch.per_point(np.broadcast_to(p, np.shape(ctx.vals[u])), B)
+        yield ("structural", notes.WRONG_BRANCH, _branch_message(ctx, program, ctx.vals, ctx.name, u), branch)
+    for x in ans.inputs.values():
+        yield ("guess", notes.LOCAL_TOTAL, f"this is the total derivative d({uname})/d({ctx.name(x)}); "
+               f"partial({uname}, {vname}) is the local derivative of {uname} w.r.t. {vname} alone, its other "
+               "arguments held fixed", lambda x=x: ctx.tangents(x)[u])
+    for o in ctx.student_outputs():
+        yield ("guess", notes.LOCAL_TOTAL, f"this is the total derivative d({ctx.name(o)})/d({vname}); "
+               f"partial({uname}, {vname}) is the local derivative on the edge {vname} → {uname} alone",
+               lambda o=o: ctx.adjoints(o)[v])
+    if node.op.name != "mul":
+        for a in others:
+            if ctx.live[a]:
+                yield ("guess", notes.WRONG_VARIABLE, f"this is partial({uname}, {ctx.name(a)}): the derivative "
+                       f"w.r.t. {ctx.name(a)}, not {vname}", lambda a=a: ctx.local(u, a))
+
+
+def _as_partial(ctx, u, v):
+    """For u = a*b, what partial(u, v) is with the factors swapped: v's own value, shaped like u."""
+    shape = np.shape(ctx.vals[u])[1:]
+    try:
+        return np.broadcast_to(batch.per_point(ctx.vals[v], ctx.B), (ctx.B,) + shape)
+    except ValueError:
+        return None
+
+
+def _inner_candidates(ctx: Context, want: Want):
+    """(kind, note, message, value, factor): "multiply by FACTOR" hints, never for a factor of 0 or 1."""
+    ex, ans = ctx.ex, ctx.ans
+    if want.role == "output":
+        o_id, x_id = want.ids
+        o = ex.program.nodes[o_id].name
+        adj = ex.adjoints.get(o, [])
+        for w, value in enumerate(adj):
+            node = ex.program.nodes[w]
+            if value is None or node.kind != "op" or w == o_id:
+                continue
+            text = ctx.problem_name(w)
+            yield ("guess", notes.INNER, f"a missing inner-derivative factor: your answer is d({o})/d({text}); "
+                   f"multiply by d({text})/d({ex.program.nodes[x_id].name}) (the chain rule)", value,
+                   lambda w=w: ctx.problem_tangents(x_id)[w])
+    elif want.role == "tangent":
+        w, x = want.ids
+        node = ans.program.nodes[w]
+        wname = ctx.name(w)
+        for v in dict.fromkeys(node.args):
+            if v == x or not ctx.live[v]:
+                continue
+            vname = ctx.name(v)
+            yield ("guess", notes.INNER, f"a missing factor: your answer is partial({wname}, {vname}) alone; "
+                   f"multiply by d({vname})/d({ctx.name(x)})",
+                   lambda v=v: ctx.local(w, v) if ans.program.nodes[w].op.elementwise else None,
+                   lambda v=v: ctx.tangents(x)[v])
+    elif want.role == "adjoint":
+        o, w = want.ids
+        adj = ctx.adjoints(o)
+        for u in _consumers(ctx, w):
+            if adj[u] is None:
+                continue
+            uname = ctx.name(u)
+            yield ("guess", notes.INNER, f"a missing factor: your answer is d({ctx.name(o)})/d({uname}); "
+                   f"multiply by partial({uname}, {ctx.name(w)})", adj[u],
+                   lambda u=u: ctx.local(u, w) if ans.program.nodes[u].op.elementwise else None)
+
+
+# ---------------------------------------------------------------- values (graph, value tasks)
+
+def _grade_value(ctx: Context, task: Task, want: Want) -> Item:
+    ans = ctx.ans
+    name = want.key[1]
+    item = want.name
+    nid = ans.node_id(name)
+    if nid is None and name not in ans.consts:
+        if name in ans.broken_names:
+            line = ans.broken_names[name]
+            return Item(item, False, _broken_feedback(ctx, item, name, line).replace(
+                ", so this cannot be checked", ""), notes.ERROR)
+        if want.role == "graph":
+            return Item(item, False, f"{item}: your graph has no node named {name} (name the outputs as the "
+                        "problem does)", notes.MISSING)
+        return Item(item, False, f"{item}: missing (write `{name} = ...`)", notes.MISSING)
+    st = ans.statements.get(name)
+    head = f"{item} (line {ans.line_of(name)})" if st is not None else item
+    wrote = unparse(st[4]) if st is not None and st[0] in ("assign", "const") else None
+    given = np.asarray(ans.consts[name] if nid is None else ctx.vals[nid], dtype=float)
+    if nid is None:
+        given = given[None]
+    expected = np.asarray(want.value())
+    if task.choices:
+        return _grade_choice(ctx, task, item, head, name, expected, given)
+    if want.role == "graph":
+        graph_task = Task("graph", [], [], "formula", task.points, task.sigfigs)
+        fake = Claim("total", name, "", nid, 0, 0, live=True)
+        return _judge(ctx, graph_task, want, expected, given, fake, head, None)
+    live = nid is not None and ctx.live[nid]
+    fake = Claim("total", name, "", nid, 0, 0, live=live)
+    return _judge(ctx, task, want, expected, given, fake, head, wrote)
+
+
+def _grade_choice(ctx, task, item, head, name, expected, given) -> Item:
+    words = task.choices
+    want = words[int(expected[0]) - 1]
+    word = ctx.ans.words.get(name)
+    if word is None or word not in words:
+        return Item(item, False, f"{head}: answer with one of the words {', '.join(words)}", notes.CHOICE)
+    if word == want:
+        return Item(item, True)
+    return Item(item, False, f"{head}: expected {want}, given {word}")
+
+
+# ---------------------------------------------------------------- every other claim
+
+def _unasked(ctx: Context, claim: Claim) -> Item | None:
+    """A claim no task asks for, checked against the truth: None if right, else a 0-point item."""
+    ex, ans = ctx.ex, ctx.ans
+    name = claim.text()
+    head = f"{name} (line {claim.line})"
+    task = Task("any", [], [], "any", 0.0, ex.sigfigs)
+    if claim.error is not None:
+        return Item(name, False, f"{head}: not asked, and it has an error:\n{claim.error}", notes.ERROR, extra=True)
+    u, v = claim.u, claim.v
+    uid, vid = ans.node_id(u), ans.node_id(v)
+    want = None
+    for n in (u, v):
+        if n in ans.broken_names and ans.node_id(n) is None:
+            line = ans.broken_names[n]
+            return Item(name, False, f"{head}: not asked, and it cannot be checked: your line {line.line} "
+                        f"defining {n} could not be built", notes.ERROR, extra=True)
+    if claim.kind == "total":
+        if (u, v) in ex.jac:
+            want = Want(claim.key, name, "output", (ex.program.names[u], ex.program.names[v]), ex.jac[(u, v)])
+        elif uid is not None and vid is not None:
+            shape = np.shape(ctx.vals[uid])[1:] + np.shape(ctx.vals[vid])[1:]
+            program = ans.program
+            if program.nodes[uid].kind == "input":
+                value = np.zeros((ctx.B,) + shape) if uid != vid else None
+                if value is None:
+                    return None
+                want = Want(claim.key, name, "value", (), value)
+            elif program.nodes[vid].kind == "input":
+                t = ctx.tangents(vid)[uid] if ctx.live[uid] else None
+                want = Want(claim.key, name, "tangent", (uid, vid), np.zeros((ctx.B,) + shape) if t is None else t)
+            else:
+                a = ctx.adjoints(uid)[vid] if uid != vid and ctx.live[uid] else None
+                want = Want(claim.key, name, "adjoint", (uid, vid), np.zeros((ctx.B,) + shape) if a is None else a)
+        else:
+            missing = u if uid is None else v
+            return Item(name, False, f"{head}: not asked, and your graph has no node named {missing}",
+                        notes.MISSING, extra=True)
+    else:
+        node = ans.program.nodes[uid] if uid is not None else None
+        if node is None or vid is None or node.kind != "op" or vid not in node.args:
+            args = ", ".join(ctx.name(a) for a in node.args) if node is not None and node.kind == "op" else ""
+            what = f"{u} = {node.op.symbol}({args})" if node is not None and node.kind == "op" else \
+                f"your graph has no node {u}" if node is None else f"{u} is an input"
+            return Item(name, False, f"{head}: not asked, and there is no edge {v} → {u} in your graph ({what})",
+                        notes.MISSING, extra=True)
+        expected = ctx.local(uid, vid)
+        if expected is None:
+            return None
+        want = Want(claim.key, name, "edge", (uid, vid), expected, loose=node.op.elementwise)
+    if want.role == "value":
+        given = np.asarray(ctx.vals[claim.node], dtype=float)
+        item = _judge(ctx, task, want, np.asarray(want.expected), given, claim, head,
+                      None if claim.expr is None else unparse(claim.expr))
+    else:
+        item = grade_want(ctx, task, want)
+    if item.passed:
+        return None
+    item.extra = True
+    item.feedback = item.feedback.replace(head, f"{head}: not asked, but wrong;", 1)
+    return item
+
+
+def _extras(ctx: Context) -> list[Item]:
+    ans = ctx.ans
+    items = []
+    asked = ctx.asked | ctx.consumed
+    for claim in sorted(ans.claims.values(), key=lambda c: c.start):
+        if claim.key in asked:
+            continue
+        item = _unasked(ctx, claim)
+        if item is not None:
+            items.append(item)
+    for claim in ans.duplicates:
+        items.append(Item(f"{claim.text()} (line {claim.line})", False, claim.error, notes.DUPLICATE, extra=True))
+    for line in ans.broken:
+        if line.cause is None and id(line) not in ctx.reported:
+            items.append(Item(f"line {line.line}", False, line.error, notes.ERROR, extra=True))
+    return items
+
+
+MAX_EXTRA = 50   # extra items shown per answer: a thousand junk lines cannot flood the report
+
+
+def _about(want: Want, name: str) -> bool:
+    """The item needs the student's node `name` (not an output-input derivative, which is
+    checked against the problem whatever the student's graph)."""
+    key = want.key
+    if want.role == "tangent":
+        return key[1] == name
+    if want.role == "adjoint":
+        return key[2] == name
+    if want.role == "edge":
+        return name in key[1:]
+    if want.role in ("graph", "value"):
+        return key[1] == name
+    return False
+
+
+def _charge_typos(ctx: Context, scored) -> list[Item]:
+    """A graph line with a typo the grader mended costs one item: the first scored item that needs
+    its node (or, when none does, an extra 0-point item); the rest is graded as mended."""
+    extra, charged = [], set()
+    for line in ctx.ans.typos:
+        note = f"\n  (the rest of your answer is graded as if line {line.line} read `{line.mended}`)"
+        target = None
+        if line.name is not None and line.node:
+            target = next((item for item, want in scored if id(item) not in charged and _about(want, line.name)),
+                          None)
+        if target is None:
+            extra.append(Item(f"line {line.line}", False, line.error + note, notes.ERROR, extra=True))
+            continue
+        charged.add(id(target))
+        before = "" if target.passed else "\n" + target.feedback
+        target.passed, target.note = False, notes.ERROR
+        target.feedback = f"{target.name}: line {line.line} has a typo:\n{line.error}{note}{before}"
+    return extra
+
+
+def _item_line(item: Item) -> int:
+    import re
+
+    m = re.search(r"\bline (\d+)", item.name + " " + item.feedback)
+    return int(m.group(1)) if m else 0
 
 
 # ---------------------------------------------------------------- one answer
 
 def failed(ex: Exercise, answer: str | None, message: str) -> ExerciseResult:
     """Every task failed with the same feedback: the answer could not be graded."""
-    tasks = [TaskResult(t.kind, t.points, [Item("answer", False, message, notes.ERROR)]) for t in ex.tasks]
+    tasks = [TaskResult(t.kind, t.points, [Item("answer", False, message, notes.ERROR)], t.visibility)
+             for t in ex.tasks]
     return ExerciseResult(ex.id, ex.title, ex.max_score, tasks, answer, message)
 
 
 def grade_source(ex: Exercise, source, limits: Limits, deadline: float | None = None) -> ExerciseResult:
-    ans = build_answer(source, ex.inputs, limits)
+    ans = build_answer(source, ex.inputs, limits, ex.words)
     ctx = Context(ex, ans, limits, deadline)
-    tasks = [TaskResult(t.kind, t.points, CHECKERS[t.kind](ctx, t)) for t in ex.tasks]
+    asked = [CHECKERS[t.kind](ctx, t) for t in ex.tasks]
+    first: dict[tuple, int] = {}
+    for k, entries in enumerate(asked):
+        for e in entries:
+            if isinstance(e, Want):
+                first.setdefault(e.key, k)
+    ctx.asked = set(first)
+    ctx.scored = {key for key, k in first.items() if ex.tasks[k].points > 0}
+    graded: dict[tuple, tuple[Item, str]] = {}
+    tasks, scored, shadows = [], [], []
+    for k, (task, entries) in enumerate(zip(ex.tasks, asked)):
+        items, seen = [], set()
+        for e in entries:
+            if isinstance(e, Item):
+                items.append(e)
+                continue
+            if e.key in seen:
+                continue
+            seen.add(e.key)
+            if first[e.key] == k:
+                item = grade_want(ctx, task, e)
+                graded[e.key] = (item, task.label)
+                if task.points > 0:
+                    scored.append((item, e))
+            else:
+                item = Item(e.name, False, f"{e.name}: graded in {graded[e.key][1]}", graded_in=graded[e.key][1])
+                shadows.append((item, e.key))
+            items.append(item)
+        tasks.append(TaskResult(task.kind, task.points, items, task.visibility))
+    extra = _charge_typos(ctx, scored)
+    for item, key in shadows:       # a later task shows the result of the claim it shares
+        item.passed, item.note = graded[key][0].passed, graded[key][0].note
+    extra = sorted(extra + _extras(ctx), key=_item_line)
+    if len(extra) > MAX_EXTRA:
+        more = len(extra) - MAX_EXTRA + 1
+        extra = extra[: MAX_EXTRA - 1] + [Item("more", False, f"… and {more} more claims or lines with a problem "
+                                               "(not shown)", notes.ERROR, extra=True)]
+    if extra:
+        tasks.append(TaskResult("extra", 0.0, extra))
     _cap_feedback(tasks)
     return ExerciseResult(ex.id, ex.title, ex.max_score, tasks, source.name)
 
@@ -389,7 +1232,7 @@ def grade_file(ex: Exercise, path: str | Path | None, limits: Limits | None = No
             deadline = time.monotonic() + limits.time_limit if limits.time_limit else None
             source = read_answer(path, limits)
             return grade_source(ex, source, limits, deadline)
-    except GradError as err:
+    except (GradError, TooLarge) as err:
         return failed(ex, name, err.render())
     except AnswerTimeout:
         return failed(ex, name, f"{name}: grading took longer than {limits.time_limit:g} s, the limit per answer")
