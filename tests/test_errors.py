@@ -69,6 +69,13 @@ CASES = [
     ("input x = 1\ny = (x + 1)\u00b3\n", "unexpected '\u00b3'", 2, 12, "write **3 for a power"),
     ("input x = 1\ny = \u03c0*x\n", "undefined name '\u03c0'", 2, 5, "write pi"),
     ("input x = 1\ny = 'x'\n", "unexpected character \"'\"", 2, 5, "quotes"),
+    ("input x = 1\ny = 2*x\ndy/dx = 2\n", "unexpected '/'", 3, 3, "a claim is written d(u)/d(v)"),
+    ("input x = 1\ny = 2*x\nd(y)/dx = 2\n", "unexpected '='", 3, 9, "a claim is written d(u)/d(v)"),
+    ("input x = 1\ny = 2*x\nd(y)/d(x) = 2,5\n", "unexpected ','", 3, 14, "written with a point: 2.5"),
+    ("input x = 1\ny = 2*x\ny' = 2\n", "unexpected character \"'\"", 3, 2, "not with a prime"),
+    ("input x = 1\ny = ln(x)\n", "unknown function 'ln'", 2, 5, "the natural log is log"),
+    ("input x = 1\ny = cot(x)\n", "unknown function 'cot'", 2, 5, "cos(x)/sin(x)"),
+    ("input x = 1\ny = 2*x\nd(y)/d(x) = d(y)/d(x)\n", "unknown function 'd'", 3, 13, "cannot be used inside"),
     # a bracket never closed is reported at the bracket, whatever the parser met first
     ("input x = 1\ny = (x + 1\noutput y\n", "'(' is never closed", 2, 5, "add ')'"),
     ("input x = 1\ny = sin((x + 1)\nz = y\n", "'(' is never closed", 2, 8, "add ')'"),

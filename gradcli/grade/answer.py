@@ -262,7 +262,8 @@ _STARTS = re.compile(r"[ \t]*(?:(?:input|const|def|output)\b"
 _BLANK = re.compile(r"(?:\s|#[^\n]*)*")
 _NAME = r"([^\W\d]\w*)"
 _HEADS = [
-    ("total", re.compile(rf"\s*d\s*\(\s*{_NAME}\s*\)\s*/\s*d\s*\(\s*{_NAME}\s*\)\s*=")),
+    # a claim's head, brackets or not (`df/dx = ...` is a broken claim about d(f)/d(x))
+    ("total", re.compile(rf"\s*d\s*\(?\s*{_NAME}\s*\)?\s*/\s*d\s*\(?\s*{_NAME}\s*\)?\s*=")),
     ("partial", re.compile(rf"\s*partial\s*\(\s*{_NAME}\s*,\s*{_NAME}\s*\)\s*=")),
     ("const", re.compile(rf"\s*const\s+{_NAME}")),
     ("def", re.compile(rf"\s*def\s+{_NAME}\s*\(")),

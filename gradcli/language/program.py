@@ -21,6 +21,11 @@ from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, S
 from .syntax import name_hint, parse, read_source
 
 MAX_NODES = 2_000_000
+# Functions the language spells otherwise (a hint for an unknown function).
+SPELLED = {"ln": "the natural log is log(...)", "cot": "write cos(x)/sin(x)", "sec": "write 1/cos(x)",
+           "csc": "write 1/sin(x)", "pow": "write a**b", "sqr": "write square(x) or x**2",
+           "d": "a derivative cannot be used inside a formula: write the formula (or the number) itself",
+           "partial": "a partial cannot be used inside a formula: write the formula (or the number) itself"}
 
 
 class Node:
@@ -243,7 +248,8 @@ class Builder:
                 return self.initialise(ex, args, init)
             table = FUNCTIONS.get(fname)
             if table is None:
-                hint = did_you_mean(fname, list(FUNCTIONS) + list(self.defs) + list(INITIALISERS))
+                hint = SPELLED.get(fname) or did_you_mean(fname, list(FUNCTIONS) + list(self.defs)
+                                                          + list(INITIALISERS))
                 raise self.error(f"unknown function '{fname}'", start, start + len(fname),
                                  hint=hint or "see the README for the functions gradcli knows")
             if len(args) not in table:

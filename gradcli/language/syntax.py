@@ -350,6 +350,8 @@ def _bad_character(source: Source, at: int) -> GradError:
         hint = f"write {ascii_} (the ASCII operator) instead of {ch}"
     elif ch == "\u221a":
         hint = "write sqrt(...)"
+    elif ch == "'" and at > 0 and (source.text[at - 1].isalnum() or source.text[at - 1] in "_)"):
+        hint = "a derivative is written d(f)/d(x), not with a prime"
     elif ch in "'\"\u2018\u2019\u201c\u201d":
         hint = "quotes are no part of the language: write names and words without them"
     else:
@@ -398,6 +400,10 @@ def _juxtaposed(tok, source: Source) -> str | None:
     return None
 
 
+_CLAIMISH = re.compile(r"[ \t]*d[ \t]*\(?[ \t]*\w+[ \t]*\)?[ \t]*/[ \t]*d")
+_CLAIM = re.compile(r"[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*/[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*=")
+
+
 def _unexpected(tok, expected, source) -> GradError:
     kind, value, start, _ = tok
     if kind == "$END":
@@ -416,8 +422,16 @@ def _unexpected(tok, expected, source) -> GradError:
         parts += sorted(WORDS.get(n, n) for n in names if n != "$END")
         msg += "; expected " + ", ".join(parts[:6])
     juxtaposed = _juxtaposed(tok, source)
+    line_start = source.text.rfind("\n", 0, start) + 1
     if juxtaposed:
         hint = juxtaposed
+    elif _CLAIMISH.match(source.text, line_start) and not _CLAIM.match(source.text, line_start):
+        hint = "a claim is written d(u)/d(v) = ... (brackets around both names), e.g. d(f)/d(x) = ..."
+    elif kind == "_COMMA" and re.search(r"\d$", source.text[line_start:start]) and \
+            source.text[start + 1:start + 2].isdigit():
+        whole = re.search(r"\d+$", source.text[line_start:start]).group()
+        part = re.match(r"\d+", source.text[start + 1:]).group()
+        hint = f"a decimal number is written with a point: {whole}.{part}"
     elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
     elif {"NAME", "NUMBER", "LPAR"} <= set(expected):
