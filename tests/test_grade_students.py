@@ -312,3 +312,86 @@ def test_grading_is_deterministic(exercises, tmp_path):
         assert res.exit_code == 1
         outs.append(res.stdout)
     assert outs[0] == outs[1]
+
+
+# ---------------------------------------------------------------- notes on other exercises
+
+def make(tmp_path, problem: str, tasks: str, name="ex") -> object:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "problem.grad").write_text(problem)
+    (folder / "exercise.toml").write_text(f'title = "{name}"\nsamples = 6\nseed = 1\n' + tasks)
+    return load_exercise(folder)
+
+
+def note_of(ex, tmp_path, text, kind, item):
+    result = grade_text(ex, tmp_path, text)
+    return by_name(result)[(kind, item)]
+
+
+def test_wrong_branch_of_relu_and_min(tmp_path):
+    ex = make(tmp_path, "input x in (0.5, 2) = 1\ninput w in (-2, -0.5) = -1\n"
+              "a = x*w\nr = relu(a)\nm = min(x, 3*x)\nf = r + m\n",
+              '[[tasks]]\nkind = "derivative"\nform = "formula"\n')
+    relu = note_of(ex, tmp_path, "d(f)/d(x) = w + 1\nd(f)/d(w) = 0\n", "derivative", "d(f)/d(x)")
+    assert relu.note == notes.WRONG_BRANCH and "relu" in relu.feedback
+    low = note_of(ex, tmp_path, "d(f)/d(x) = 3\nd(f)/d(w) = 0\n", "derivative", "d(f)/d(x)")
+    assert low.note == notes.WRONG_BRANCH and "smaller argument, x" in low.feedback
+
+
+def test_forgot_onehot_with_logsumexp(tmp_path):
+    ex = make(tmp_path, "input z in (-2, 2) = [0.5, -1, 2]\nL = logsumexp(z) - index(z, 2)\n",
+              '[[tasks]]\nkind = "derivative"\nform = "formula"\n')
+    item = note_of(ex, tmp_path, "d(L)/d(z) = softmax(z)\n", "derivative", "d(L)/d(z)")
+    assert item.note == notes.ONEHOT
+    right = note_of(ex, tmp_path, "d(L)/d(z) = softmax(z) - [0, 0, 1]\n", "derivative", "d(L)/d(z)")
+    assert right.passed
+
+
+def test_every_output_seeded_at_once_for_a_vector_output(tmp_path):
+    ex = make(tmp_path, "input x in (-1, 1) = [0.3, -0.2]\ninput W in (-1, 1) = [[1, 2], [3, 4], [5, 6]]\n"
+              "y = W @ x\n", '[[tasks]]\nkind = "derivative"\nwrt = ["x"]\nform = "formula"\n')
+    item = note_of(ex, tmp_path, "d(y)/d(x) = [1, 1, 1] @ W\n", "derivative", "d(y)/d(x)")
+    assert item.note == notes.ALL_OUTPUTS and "expected a 3×2 matrix, given a vector of 2" in item.feedback
+    assert note_of(ex, tmp_path, "d(y)/d(x) = W\n", "derivative", "d(y)/d(x)").passed
+
+
+def test_local_partial_for_a_total_derivative_in_reverse_mode(tmp_path):
+    ex = make(tmp_path, "input x in (0.2, 1.2) = 0.7\nu = x*x\nv = sin(u)\nf = v*v\n",
+              '[[tasks]]\nkind = "reverse"\nform = "formula"\n')
+    item = note_of(ex, tmp_path, "u = x*x\nv = sin(u)\nf = v*v\nd(f)/d(v) = 2*v\nd(f)/d(u) = cos(u)\n"
+                   "d(f)/d(x) = 4*x*v*cos(u)\n", "reverse", "d(f)/d(u)")
+    assert item.note == notes.LOCAL_TOTAL and "multiply by d(f)/d(v)" in item.feedback
+
+
+def test_a_missing_path_is_never_a_factor_of_one(tmp_path):
+    # e = c*d with c = a + b, d = b + 1: d(e)/d(b) = 3 is d(e)/d(d), whose "factor" d(d)/d(b) is 1
+    ex = make(tmp_path, "input a in (1, 3) = 2\ninput b in (0.5, 2) = 1\nc = a + b\nd = b + 1\ne = c*d\n",
+              '[[tasks]]\nkind = "derivative"\nform = "any"\n')
+    item = note_of(ex, tmp_path, "d(e)/d(a) = b + 1\nd(e)/d(b) = a + b\n", "derivative", "d(e)/d(b)")
+    assert item.note == notes.MISSING_PATH and "multiply" not in item.feedback
+    assert "add the path b → c → e" in item.feedback
+
+
+def test_a_wrong_graph_line_fails_only_what_needs_it(exercises, tmp_path):
+    ex = exercise(exercises, "01-ln-sin-cos")
+    text = SOLUTION_01.replace("c = a * b", "c = a * bb")
+    result = grade_text(ex, tmp_path, text)
+    failed = {(t.kind, i.name) for t in result.tasks for i in t.items if not i.passed and i.graded_in is None}
+    # c and f cannot be built: their items fail; a, b and the derivative (checked against the problem) pass
+    assert failed == {("graph", "value of f"), ("forward", "d(c)/d(x)"), ("reverse", "d(f)/d(·)")}
+    shown = "\n".join(i.feedback for t in result.tasks for i in t.items)
+    assert "undefined name 'bb'" in shown and "did you mean 'b'" in shown
+    assert result.score == round(2 + 0.5 + 2 * 2 / 3, 4)
+
+
+def test_scores_are_byte_identical_for_the_same_seed(tmp_path):
+    answers = tmp_path / "answers"
+    for path in ANSWERS:
+        dest = answers / path.parent.name / "answer.grad"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, dest)
+    outs = [CliRunner().invoke(main, ["grade", str(EXERCISES), "--answers", str(answers), "--format", fmt,
+                                      "--seed", "5"]).stdout for fmt in ("json", "json", "junit", "junit")]
+    assert outs[0] == outs[1] and outs[2] == outs[3]

@@ -235,6 +235,7 @@ def _undecomposed(ctx: Context) -> Item | None:
 def _repeated(ctx: Context) -> Item | None:
     """A failed item when two named nodes compute the same operation on the same arguments."""
     program = ctx.ans.program
+    graph = set(ctx.ans.graph)
     canon: dict[int, object] = {}
     seen: dict[object, int] = {}
     for node in program.nodes[: program.n_main]:
@@ -251,14 +252,14 @@ def _repeated(ctx: Context) -> Item | None:
                 args = sorted(args, key=repr)
             key = (node.op.name, tuple(args), node.params)
             canon[node.id] = key
-            if key in seen and not node.generated and ctx.live[node.id]:
+            if key in seen and node.id in graph:
                 first = program.nodes[seen[key]]
                 line = ctx.ans.source.line_col(node.start)[0]
                 line1 = ctx.ans.source.line_col(first.start)[0]
                 return Item("each sub-expression computed once", False,
                             f"each sub-expression computed once: line {line}: {node.name} computes again what "
                             f"{first.name} (line {line1}) computes; use {first.name}", notes.REPEATED)
-            if key not in seen and not node.generated:
+            if key not in seen and node.id in graph:
                 seen[key] = node.id
     return None
 
