@@ -74,6 +74,9 @@ def gradescope(book: Gradebook) -> str:
                 out += f"; graded in an earlier task: {', '.join(shared)}"
             if failed:
                 out += "\n\n" + "\n\n".join(failed)
+            noted = [i.feedback for i in t.items if i.passed and i.note and i.graded_in is None]
+            if noted:
+                out += "\n\n" + "\n\n".join(noted)
             test = {"name": f"{e.id}: {t.kind}", "score": num(t.score), "max_score": num(t.max_score),
                     "status": "passed" if t.passed else "failed", "output": out}
             if t.visibility:
@@ -243,16 +246,17 @@ def table(book: Gradebook, con, verbose: bool = True) -> None:
 def _print_failures(con, e: ExerciseResult, prefix: str) -> None:
     from rich.text import Text
 
-    failed = [(t, i) for t in e.tasks for i in t.items if not i.passed and i.graded_in is None]
-    if not failed:
+    shown = [(t, i) for t in e.tasks for i in t.items
+             if i.graded_in is None and (not i.passed or i.note)]     # failures, and passes with a note
+    if not any(not i.passed for _, i in shown):
         return
     con.print(Text(f"\n{prefix}{e.id} ({clean(e.title)})", style="bold"))
     if e.error:
         con.print(Text(clean(e.error)))
         return
-    for t, i in failed:
-        con.print(Text("  ✗ ", style="red") + Text(f"{t.kind}: ", style="bold")
-                  + Text(clean(i.feedback).replace("\n", "\n    ")))
+    for t, i in shown:
+        mark = Text("  ✗ ", style="red") if not i.passed else Text("  ✓ ", style="green")
+        con.print(mark + Text(f"{t.kind}: ", style="bold") + Text(clean(i.feedback).replace("\n", "\n    ")))
 
 
 FORMATS = {"json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}
