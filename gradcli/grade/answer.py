@@ -321,11 +321,11 @@ def _head(text: str, start: int, end: int):
 
 def statements(source: Source, limits: Limits):
     """(parsed statements, broken ones as (start, end, error, head), typos): a statement with a typo
-    the grader can mend (an unclosed bracket, `2x`, `x²`, `−` for -) is parsed mended, and typos
+    the grader can mend (an unclosed bracket, `2x`, `x²`, `−` for -, `ln`) is parsed mended, and typos
     maps its start to (the error, the mended text)."""
     text = source.text
     deep = _depth_error(source, 0, len(text), limits) is not None
-    odd = _SUPERSCRIPT.search(_COMMENT.sub("", text)) is not None
+    odd = _lexical(source, 0, len(text)) is not None
     if not deep and not odd:
         try:
             return parse(source), [], {}
@@ -335,7 +335,7 @@ def statements(source: Source, limits: Limits):
     for s, e in split(text):
         err = _depth_error(source, s, e, limits) if deep else None
         if err is None:
-            err = _superscript(source, s, e)
+            err = _lexical(source, s, e)
             if err is None:
                 try:
                     parsed += parse_span(source, s, e)
@@ -360,15 +360,23 @@ _SUPERSCRIPT = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079\u207b]+")
 _TRAILING = re.compile(r"[ \t]*(?:#[^\n]*)?\s*\Z")
 
 
-def _superscript(source: Source, s: int, e: int) -> GradError | None:
-    """A power written as a superscript (`x²`), outside comments: an error at the superscript."""
+_LN = re.compile(r"(?<![\w.])ln(?=[ \t]*\()")
+
+
+def _lexical(source: Source, s: int, e: int) -> GradError | None:
+    """A typo the parser would take for something else, outside comments: a power written as a
+    superscript (`x²`, a name to the lexer) or `ln(...)` for log (unless the answer defines ln)."""
     code = _COMMENT.sub(lambda m: " " * len(m.group()), source.text[s:e])
     m = _SUPERSCRIPT.search(code)
-    if m is None:
-        return None
-    power = m.group().translate(SUPERSCRIPTS)
-    return GradError(f"'{m.group()}' is not an operator: a power is written with **", source, s + m.start(),
-                     s + m.end(), hint=f"write **{power}")
+    if m is not None:
+        power = m.group().translate(SUPERSCRIPTS)
+        return GradError(f"'{m.group()}' is not an operator: a power is written with **", source, s + m.start(),
+                         s + m.end(), hint=f"write **{power}")
+    m = _LN.search(code)
+    if m is not None and not re.search(r"(?m)^\s*def\s+ln\b", source.text):
+        return GradError("unknown function 'ln'", source, s + m.start(), s + m.end(),
+                         hint="the natural log is log(...)")
+    return None
 
 
 def _edit(span: str, err: GradError, s: int):
@@ -386,6 +394,8 @@ def _edit(span: str, err: GradError, s: int):
         m = _SUPERSCRIPT.match(span, at)
         if m:
             return (at, len(m.group()), "**" + m.group().translate(SUPERSCRIPTS))
+    if message == "unknown function 'ln'" and span[at:at + 2] == "ln":
+        return (at, 2, "log")
     return None
 
 
@@ -408,10 +418,10 @@ def _mend(source: Source, s: int, e: int, err: GradError, tries: int = 6):
         except GradError as again:
             err = again
             if again.source is patched:
-                err = _superscript(patched, s, s + len(span)) or again
+                err = _lexical(patched, s, s + len(span)) or again
             continue
-        if _superscript(patched, s, s + len(span)) is not None:
-            err = _superscript(patched, s, s + len(span))
+        if _lexical(patched, s, s + len(span)) is not None:
+            err = _lexical(patched, s, s + len(span))
             continue
         return _remap(parsed, edits), " ".join(span.split("#")[0].split())
     return None

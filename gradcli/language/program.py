@@ -24,6 +24,8 @@ MAX_NODES = 2_000_000
 # Functions the language spells otherwise (a hint for an unknown function).
 SPELLED = {"ln": "the natural log is log(...)", "cot": "write cos(x)/sin(x)", "sec": "write 1/cos(x)",
            "csc": "write 1/sin(x)", "pow": "write a**b", "sqr": "write square(x) or x**2",
+           "outer": "the outer product u vᵀ of two vectors is transpose([u]) @ [v]",
+           "arctan": "there is no arctan: write the derivative, 1/(1 + x**2)",
            "d": "a derivative cannot be used inside a formula: write the formula (or the number) itself",
            "partial": "a partial cannot be used inside a formula: write the formula (or the number) itself"}
 
