@@ -182,7 +182,7 @@ def per_point(value, B: int) -> np.ndarray:
 def _passes(program, nid, n, limits):
     if limits is not None and n > limits.max_passes:
         node = program.nodes[nid]
-        raise GradError(f"'{node.name}' has {n:,} elements: the grader differentiates w.r.t. and of "
+        raise GradError(f"{describe(program, nid)} has {n:,} elements: the grader differentiates w.r.t. and of "
                         f"values of at most {limits.max_passes:,} elements", program.source,
                         node.start, node.end)
 

@@ -489,8 +489,9 @@ def _judge(ctx, task, want, expected, given, claim, head, wrote) -> Item:
     b = bad[0]
     where = ex.describe_point(b)
     if not gf[b][ef[b]].all():
+        culprit = _nonfinite(ctx, claim, b, where)
         return Item(name, False, f"{head} at {where}: your answer is undefined ({fmt(given[b])}) where the "
-                    f"expected value is {fmt(expected[b])}: the domains differ{shown}", notes.DOMAIN)
+                    f"expected value is {fmt(expected[b])}: the domains differ{shown}{culprit}", notes.DOMAIN)
     feedback = f"{head} at {where}: expected {fmt(expected[b])}, given {fmt(given[b])}"
     follow = _follow_through(ctx, want, claim, expected, given, test)
     if follow is not None:
@@ -505,6 +506,28 @@ def _judge(ctx, task, want, expected, given, claim, head, wrote) -> Item:
         note, message = found
         return Item(name, False, f"{feedback}{shown}\n  note: {message}", note)
     return Item(name, False, feedback + shown)
+
+
+def _nonfinite(ctx: Context, claim, b: int, where: str) -> str:
+    """The first operation of a claim (or a value's line) that is not finite at point b, as a
+    FILE:LINE:COL error with a caret ('' if there is none to point at)."""
+    ans = ctx.ans
+    program = ans.program
+    if claim is None or claim.node is None:
+        return ""
+    owner = ans.owner.get(claim.node)
+    with np.errstate(all="ignore"):
+        for node in program.nodes:
+            if node.kind != "op" or ans.owner.get(node.id) is not owner or owner is None:
+                continue
+            v = batch.per_point(ctx.vals[node.id], ctx.B)[b]
+            if np.all(np.isfinite(v)):
+                continue
+            if all(np.all(np.isfinite(batch.per_point(ctx.vals[a], ctx.B)[b])) for a in node.args):
+                text = " ".join(program.source.text[node.start:node.end].split())
+                return "\n" + GradError(f"`{text}` is {fmt(v)} at {where}", program.source, node.start,
+                                        node.end).render()
+    return ""
 
 
 def _shape_item(ctx, want, expected, given, head, shown) -> Item:
