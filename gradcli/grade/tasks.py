@@ -400,22 +400,22 @@ class Test:
     sigfigs: int
 
     def ok(self, expected, given) -> np.ndarray:
-        """Per point of idx: given matches expected."""
-        e = np.asarray(expected)[self.idx]
-        g = np.asarray(given)[self.idx]
+        """Per point of idx: given matches expected (either may carry a batch axis of 1)."""
+        e = np.asarray(expected, dtype=float)
+        g = np.asarray(given, dtype=float)
+        if self.number:
+            e, g = e[:1], g[:1]
         with np.errstate(all="ignore"):
             if self.number:
-                good = notes.sig_ok(e, g, self.sigfigs)
+                good = notes.sig_ok(np.broadcast_to(e, np.broadcast_shapes(e.shape, g.shape)), g, self.sigfigs)
             else:
                 good = (np.abs(g - e) <= self.ex.atol + self.ex.rtol * np.abs(e)) | ~np.isfinite(e)
-        return good.reshape(len(good), -1).all(axis=1)
+        return good.reshape(good.shape[0], -1).all(axis=1)
 
     def same(self, expected, given) -> bool:
-        e, g = np.asarray(expected), np.asarray(given)
-        if e.shape[1:] != g.shape[1:]:
+        if np.shape(expected)[1:] != np.shape(given)[1:]:
             return False
-        B = max(e.shape[0], g.shape[0])
-        return bool(np.all(self.ok(np.broadcast_to(e, (B,) + e.shape[1:]), np.broadcast_to(g, (B,) + g.shape[1:]))))
+        return bool(self.ok(expected, given).all())
 
 
 def _line(ans: Answer, claim: Claim | None) -> str:
