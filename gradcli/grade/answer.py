@@ -296,16 +296,18 @@ def split(text: str) -> list[tuple[int, int]]:
     return [s for s in spans if not _BLANK.fullmatch(text, s[0], s[1])]
 
 
+_BRACKET = re.compile(r"[()\[\]]")
+
+
 def _depth_error(source: Source, start: int, end: int, limits: Limits) -> GradError | None:
-    depth, text = 0, source.text
-    for i in range(start, end):
-        ch = text[i]
-        if ch in "([":
+    depth = 0
+    for m in _BRACKET.finditer(source.text, start, end):
+        if m.group() in "([":
             depth += 1
             if depth > limits.max_depth:
-                return GradError(f"brackets nested more than {limits.max_depth} deep", source, i,
+                return GradError(f"brackets nested more than {limits.max_depth} deep", source, m.start(),
                                  hint="an answer is a small graph; name sub-expressions")
-        elif ch in ")]":
+        else:
             depth -= 1
     return None
 
