@@ -395,3 +395,15 @@ def test_scores_are_byte_identical_for_the_same_seed(tmp_path):
     outs = [CliRunner().invoke(main, ["grade", str(EXERCISES), "--answers", str(answers), "--format", fmt,
                                       "--seed", "5"]).stdout for fmt in ("json", "json", "junit", "junit")]
     assert outs[0] == outs[1] and outs[2] == outs[3]
+
+
+def test_wrong_branch_on_an_edge(tmp_path):
+    ex = make(tmp_path, "input x in (0.5, 2) = 1\ninput y in (-2, -0.5) = -1\nm = max(x, y)\nr = relu(y)\nf = m + r\n",
+              '[[tasks]]\nkind = "edges"\nform = "formula"\n')
+    text = "m = max(x, y)\nr = relu(y)\nf = m + r\n"
+    gate = note_of(ex, tmp_path, text + "partial(m, x) = 0\npartial(m, y) = 1\npartial(r, y) = 0\n"
+                   "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(m, x)")
+    assert gate.note == notes.WRONG_BRANCH and "larger argument, x" in gate.feedback
+    relu = note_of(ex, tmp_path, text + "partial(m, x) = 1\npartial(m, y) = 0\npartial(r, y) = 1\n"
+                   "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(r, y)")
+    assert relu.note == notes.WRONG_BRANCH and "relu" in relu.feedback

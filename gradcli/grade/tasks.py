@@ -924,7 +924,7 @@ def _consumers(ctx: Context, w: int) -> list[int]:
 
 
 def _edge_candidates(ctx: Context, want: Want):
-    ans, program, B = ctx.ans, ctx.ans.program, ctx.B
+    ans, program = ctx.ans, ctx.ans.program
     u, v = want.ids
     node = program.nodes[u]
     uname, vname = ctx.name(u), ctx.name(v)
@@ -933,13 +933,12 @@ def _edge_candidates(ctx: Context, want: Want):
         yield ("structural", notes.PARTIALS_SWAPPED, f"partials swapped: for {uname} = {ctx.name(node.args[0])}*"
                f"{ctx.name(node.args[1])}, partial({uname}, {vname}) is the other factor, "
                f"{ctx.name(others[0])}, not {vname}", _as_partial(ctx, u, v))
-    op = whatif.wrong_branch(node.op)
-    if op is not None:
-        def branch():
-            k = node.args.index(v)
-            p = op.partials[k](ctx.vals[u], *engine._align([ctx.vals[a] for a in node.args]))
-            return batch.per_point(np.broadcast_to(p, np.shape(ctx.vals[u])), B)
-        yield ("structural", notes.WRONG_BRANCH, _branch_message(ctx, program, ctx.vals, ctx.name, u), branch)
+    if node.op.name in ("maximum", "minimum") and others:     # the gate's partial of its other side
+        yield ("structural", notes.WRONG_BRANCH, _branch_message(ctx, program, ctx.vals, ctx.name, u),
+               lambda: ctx.local(u, others[0]))
+    elif node.op.name == "relu":
+        yield ("structural", notes.WRONG_BRANCH, _branch_message(ctx, program, ctx.vals, ctx.name, u),
+               lambda: 1.0 - ctx.local(u, v))
     for x in ans.inputs.values():
         yield ("guess", notes.LOCAL_TOTAL, f"this is the total derivative d({uname})/d({ctx.name(x)}); "
                f"partial({uname}, {vname}) is the local derivative of {uname} w.r.t. {vname} alone, its other "
