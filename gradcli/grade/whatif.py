@@ -220,7 +220,7 @@ def nodes_between(program, src: int, dst: int) -> list[int]:
 
 # ---------------------------------------------------------------- paths
 
-MAX_PATHS = 10
+MAX_PATHS = 8
 
 
 def paths(program, vals, B, src: int, dst: int):
