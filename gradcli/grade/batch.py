@@ -154,7 +154,19 @@ def describe(program, nid: int) -> str:
     if not node.generated:
         return node.name
     text = " ".join(program.source.text[node.start:node.end].split())
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
     return f"`{text if len(text) <= 40 else text[:39] + '…'}`"
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def shape_error(program, node, argvals, err) -> GradError:

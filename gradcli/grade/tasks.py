@@ -755,8 +755,9 @@ def _candidates(ctx: Context, want: Want, expected, single: bool):
             node = program.nodes[m]
             if node.op.name == "mul" and node.args[0] != node.args[1]:
                 a, b = (namer(x) for x in node.args)
+                what = f"{namer(m)} = {a}*{b}" if not node.generated else f"{a}*{b}"
                 yield ("structural", notes.PARTIALS_SWAPPED,
-                       f"partials swapped in the product rule: for {namer(m)} = {a}*{b}, the partial w.r.t. {a} "
+                       f"partials swapped in the product rule: for {what}, the partial w.r.t. {a} "
                        f"is {b} and the one w.r.t. {b} is {a}, not the other way round",
                        changed({m: whatif.swapped_product(node.op)}))
         for m in between[:8]:

@@ -406,8 +406,10 @@ _CLAIM = re.compile(r"[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*/[ \t]*d[ \t]*\([ \t
 
 def _unexpected(tok, expected, source) -> GradError:
     kind, value, start, _ = tok
-    if kind == "$END":
-        what, start = "end of file", len(source.text.rstrip())
+    if kind == "$END":      # the end of the text parsed: the file's, or one statement's
+        what, start = "end of file", len(source.text[:start].rstrip())
+        if start < len(source.text.rstrip()):
+            what = "end of the statement"
     elif kind == "_SEP":
         what = "end of line" if value == "\n" else "';'"
     else:
