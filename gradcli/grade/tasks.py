@@ -751,9 +751,10 @@ def _candidates(ctx: Context, want: Want, expected, single: bool):
                 return whatif.adjoints(program, vals, B, top, ops=ops)[0][bottom]
             return compute
 
+        live = engine.plan(program).live
         for m in between[:8]:
             node = program.nodes[m]
-            if node.op.name == "mul" and node.args[0] != node.args[1]:
+            if node.op.name == "mul" and node.args[0] != node.args[1] and all(live[a] for a in node.args):
                 a, b = (namer(x) for x in node.args)
                 what = f"{namer(m)} = {a}*{b}" if not node.generated else f"{a}*{b}"
                 yield ("structural", notes.PARTIALS_SWAPPED,
@@ -930,7 +931,7 @@ def _edge_candidates(ctx: Context, want: Want):
     node = program.nodes[u]
     uname, vname = ctx.name(u), ctx.name(v)
     others = [a for a in dict.fromkeys(node.args) if a != v]
-    if node.op.name == "mul" and others:
+    if node.op.name == "mul" and others and ctx.live[others[0]]:
         yield ("structural", notes.PARTIALS_SWAPPED, f"partials swapped: for {uname} = {ctx.name(node.args[0])}*"
                f"{ctx.name(node.args[1])}, partial({uname}, {vname}) is the other factor, "
                f"{ctx.name(others[0])}, not {vname}", _as_partial(ctx, u, v))
@@ -1090,9 +1091,9 @@ def _unasked(ctx: Context, claim: Claim) -> Item | None:
     else:
         node = ans.program.nodes[uid] if uid is not None else None
         if node is None or vid is None or node.kind != "op" or vid not in node.args:
-            args = ", ".join(ctx.name(a) for a in node.args) if node is not None and node.kind == "op" else ""
-            what = f"{u} = {node.op.symbol}({args})" if node is not None and node.kind == "op" else \
-                f"your graph has no node {u}" if node is None else f"{u} is an input"
+            st = ans.statements.get(u)
+            what = f"{u} = {unparse(st[4])}" if node is not None and st is not None else \
+                f"your graph has no node {u}" if node is None else f"{u} is not an operation"
             return Item(name, False, f"{head}: not asked, and there is no edge {v} → {u} in your graph ({what})",
                         notes.MISSING, extra=True)
         expected = ctx.local(uid, vid)
