@@ -59,7 +59,6 @@ class Claim:
     live: bool = False   # depends on an input: a formula, not a number
     expr: tuple | None = None       # the parsed right-hand side
     cause: Line | None = None       # the broken graph line it needs
-    first: "Claim | None" = None    # for a claim made twice: the one that is graded
 
     @property
     def key(self):
@@ -522,6 +521,8 @@ def build_answer(source: Source, inputs: list[str], limits: Limits, words: dict[
         graph = []
         for st in parsed:
             kind = st[0]
+            if kind in ("input", "const", "assign"):
+                builder.taken.add(st[3][0])       # generated names (`_1`) skip the student's
             typo = typos.get(st[1])
             if typo is not None and kind in ("claim_total", "claim_partial"):   # a claim's typo is its item's
                 claims.append(("broken", st[1], st[2], ("total" if kind == "claim_total" else "partial",
@@ -640,7 +641,6 @@ def _claim(builder, ans: Answer, st, line) -> None:
         claim = Claim(kind, st[3][0], st[4][0], None, st[1], st[2], line(st[1]), expr=st[5])
     first = ans.claims.get(claim.key)
     if first is not None:
-        claim.first = first
         claim.error = GradError(f"{claim.text()} is already claimed on line {first.line}; line {first.line} "
                                 "is the one graded", source, claim.start, claim.end,
                                 hint="write each claim once: delete one of the two lines").render()
