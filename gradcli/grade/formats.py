@@ -35,7 +35,8 @@ def exercise_json(e: ExerciseResult) -> dict:
             "passed": e.passed, "answer": e.answer, "error": e.error,
             "tasks": [{"kind": t.kind, "score": num(t.score), "max_score": num(t.max_score),
                        "items": [{"name": i.name, "passed": i.passed, "feedback": i.feedback,
-                                  "note": i.note} for i in t.items]} for t in e.tasks]}
+                                  "note": i.note, "graded_in": i.graded_in, "extra": i.extra}
+                                 for i in t.items]} for t in e.tasks]}
 
 
 def to_json(book: Gradebook) -> str:
@@ -64,13 +65,23 @@ def gradescope(book: Gradebook) -> str:
     tests = []
     for e in s.exercises:
         for t in e.tasks:
-            failed = [i.feedback for i in t.items if not i.passed]
-            passed = len(t.items) - len(failed)
-            out = f"{passed} of {len(t.items)} item(s) right"
+            failed = [i.feedback for i in t.items if not i.passed and i.graded_in is None]
+            right, n = t.right
+            out = f"{right} of {n} item(s) right" if t.kind != "extra" else \
+                f"{len(failed)} claim(s) or line(s) no task asks for, wrong (0 points)"
+            shared = [i.name for i in t.items if i.graded_in is not None]
+            if shared:
+                out += f"; graded in an earlier task: {', '.join(shared)}"
             if failed:
                 out += "\n\n" + "\n\n".join(failed)
-            tests.append({"name": f"{e.id}: {t.kind}", "score": num(t.score), "max_score": num(t.max_score),
-                          "status": "passed" if t.passed else "failed", "output": out})
+            noted = [i.feedback for i in t.items if i.passed and i.note and i.graded_in is None]
+            if noted:
+                out += "\n\n" + "\n\n".join(noted)
+            test = {"name": f"{e.id}: {t.kind}", "score": num(t.score), "max_score": num(t.max_score),
+                    "status": "passed" if t.passed else "failed", "output": out}
+            if t.visibility:
+                test["visibility"] = t.visibility
+            tests.append(test)
     data = {"score": num(s.score), "max_score": num(s.max_score),
             "output": f"{num(s.score)} / {num(s.max_score)} points", "tests": tests}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -88,13 +99,16 @@ def junit(book: Gradebook) -> str:
         for e in s.exercises:
             prefix = "" if book.single else f"{s.id}/"
             suite = ET.SubElement(root, "testsuite", name=clean(prefix + e.id))
-            n = f = 0
+            n = f = skipped = 0
             for t in e.tasks:
                 for i in t.items:
                     n += 1
                     case = ET.SubElement(suite, "testcase", classname=clean(f"{prefix}{e.id}.{t.kind}"),
                                          name=clean(i.name), time="0")
-                    if not i.passed:
+                    if i.graded_in is not None:
+                        skipped += 1
+                        ET.SubElement(case, "skipped", message=clean(f"graded in {i.graded_in}"))
+                    elif not i.passed:
                         f += 1
                         first = i.feedback.splitlines()[0] if i.feedback else "failed"
                         fail = ET.SubElement(case, "failure", message=clean(first),
@@ -103,7 +117,7 @@ def junit(book: Gradebook) -> str:
             suite.set("tests", str(n))
             suite.set("failures", str(f))
             suite.set("errors", "0")
-            suite.set("skipped", "0")
+            suite.set("skipped", str(skipped))
             suite.set("time", "0")
             total += n
             failures += f
@@ -138,7 +152,7 @@ def _cell(text: str) -> str:
 
 
 def _details(lines: list[str], prefix: str, e: ExerciseResult) -> None:
-    failed = [(t, i) for t in e.tasks for i in t.items if not i.passed]
+    failed = [(t, i) for t in e.tasks for i in t.items if not i.passed and i.graded_in is None]
     if not failed:
         return
     lines.append(f"\n### {prefix}{e.id}: {num(e.score)} / {num(e.max_score)}\n")
@@ -201,9 +215,11 @@ def table(book: Gradebook, con, verbose: bool = True) -> None:
             t.add_column(col, justify=just)
         for e in s.exercises:
             for k, task in enumerate(e.tasks):
-                right = sum(1 for i in task.items if i.passed)
+                right, n = task.right
+                if task.kind == "extra":
+                    right, n = sum(1 for i in task.items if i.passed), len(task.items)
                 style = "green" if task.passed else "red"
-                t.add_row(e.id if k == 0 else "", task.kind, f"{right}/{len(task.items)}",
+                t.add_row(e.id if k == 0 else "", task.kind, f"{right}/{n}",
                           Text(f"{num(task.score)} / {num(task.max_score)}", style=style))
         con.print(t)
         if verbose:
@@ -230,16 +246,17 @@ def table(book: Gradebook, con, verbose: bool = True) -> None:
 def _print_failures(con, e: ExerciseResult, prefix: str) -> None:
     from rich.text import Text
 
-    failed = [(t, i) for t in e.tasks for i in t.items if not i.passed]
-    if not failed:
+    shown = [(t, i) for t in e.tasks for i in t.items
+             if i.graded_in is None and (not i.passed or i.note)]     # failures, and passes with a note
+    if not any(not i.passed for _, i in shown):
         return
     con.print(Text(f"\n{prefix}{e.id} ({clean(e.title)})", style="bold"))
     if e.error:
         con.print(Text(clean(e.error)))
         return
-    for t, i in failed:
-        con.print(Text("  ✗ ", style="red") + Text(f"{t.kind}: ", style="bold")
-                  + Text(clean(i.feedback).replace("\n", "\n    ")))
+    for t, i in shown:
+        mark = Text("  ✗ ", style="red") if not i.passed else Text("  ✓ ", style="green")
+        con.print(mark + Text(f"{t.kind}: ", style="bold") + Text(clean(i.feedback).replace("\n", "\n    ")))
 
 
 FORMATS = {"json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}

@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Item:
-    name: str                 # what was asked: "d(f)/d(x)", "partial(w3, w1)", "f (value)"
+    name: str                 # what was asked: "d(f)/d(x)", "partial(w3, w1)", "value of f"
     passed: bool
-    feedback: str = ""        # for a failed item: where, expected vs given, and the note
+    feedback: str = ""        # for a failed item: where, expected vs given, what was written, the note
     note: str | None = None   # a short answer note naming the mistake: "sign-error", ...
+    graded_in: str | None = None   # asked here too, but scored in that (earlier) task
+    extra: bool = False       # worth 0 points: a claim no task asks for, a line with an error
+
+    @property
+    def scored(self) -> bool:
+        return self.graded_in is None and not self.extra
 
 
 @dataclass
@@ -18,13 +24,25 @@ class TaskResult:
     kind: str
     max_score: float
     items: list[Item] = field(default_factory=list)
+    visibility: str | None = None
 
     @property
     def score(self) -> float:
-        if not self.items:
+        """The points shared equally among the items scored here; a task all of whose items are
+        scored in earlier tasks follows their results (it gives no points of its own for free)."""
+        own = [i for i in self.items if i.scored]
+        if not own:
+            own = [i for i in self.items if i.graded_in is not None]
+        if not own or not self.max_score:
             return 0.0
-        passed = sum(1 for i in self.items if i.passed)
-        return round(self.max_score * passed / len(self.items), 4)
+        passed = sum(1 for i in own if i.passed)
+        return round(self.max_score * passed / len(own), 4)
+
+    @property
+    def right(self) -> tuple[int, int]:
+        """(items right, items) of those scored here."""
+        own = [i for i in self.items if i.scored] or [i for i in self.items if i.graded_in is not None]
+        return sum(1 for i in own if i.passed), len(own)
 
     @property
     def passed(self) -> bool:

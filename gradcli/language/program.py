@@ -18,9 +18,16 @@ import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
 from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
-from .syntax import parse, read_source
+from .syntax import name_hint, parse, read_source
 
 MAX_NODES = 2_000_000
+# Functions the language spells otherwise (a hint for an unknown function).
+SPELLED = {"ln": "the natural log is log(...)", "cot": "write cos(x)/sin(x)", "sec": "write 1/cos(x)",
+           "csc": "write 1/sin(x)", "pow": "write a**b", "sqr": "write square(x) or x**2",
+           "outer": "the outer product u vᵀ of two vectors is transpose([u]) @ [v]",
+           "arctan": "there is no arctan: write the derivative, 1/(1 + x**2)",
+           "d": "a derivative cannot be used inside a formula: write the formula (or the number) itself",
+           "partial": "a partial cannot be used inside a formula: write the formula (or the number) itself"}
 
 
 class Node:
@@ -160,7 +167,8 @@ class Builder:
         if name in self.defs or name in FUNCTIONS or name in INITIALISERS:
             raise self.error(f"'{name}' is a function: call it as {name}(...)", ex[1], ex[2])
         visible = list(self.names) + list(CONSTANTS) + list(env or ())
-        raise self.error(f"undefined name '{name}'", ex[1], ex[2], hint=did_you_mean(name, visible))
+        raise self.error(f"undefined name '{name}'", ex[1], ex[2],
+                         hint=name_hint(name) or did_you_mean(name, visible))
 
     def lower(self, root, init: bool = False):
         """Lower an expression; return a node id or a Const."""
@@ -242,7 +250,8 @@ class Builder:
                 return self.initialise(ex, args, init)
             table = FUNCTIONS.get(fname)
             if table is None:
-                hint = did_you_mean(fname, list(FUNCTIONS) + list(self.defs) + list(INITIALISERS))
+                hint = SPELLED.get(fname) or did_you_mean(fname, list(FUNCTIONS) + list(self.defs)
+                                                          + list(INITIALISERS))
                 raise self.error(f"unknown function '{fname}'", start, start + len(fname),
                                  hint=hint or "see the README for the functions gradcli knows")
             if len(args) not in table:

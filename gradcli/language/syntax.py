@@ -109,8 +109,7 @@ def tokens(source: Source, pos: int = 0, stop: int | None = None):
             yield ("$END", "", start, start)
             return
         elif kind == "bad":
-            raise GradError(f"unexpected character {text[start]!r}", source, start,
-                            hint="operators are + - * / @ ** ^; comments start with #")
+            raise _bad_character(source, start)
         else:
             value = m.group(kind)
         last = kind
@@ -334,10 +333,81 @@ def _drive(tables: Tables, stream, source: Source, start: str):
     raise GradError("unexpected end of input", source, len(source.text))  # pragma: no cover
 
 
+# Characters typed from a word processor or a paper: what to write instead.
+LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
+              "\u2217": "*", "\u2219": "*", "\u00f7": "/", "\u2215": "/", "\uff1d": "=", "\uff08": "(",
+              "\uff09": ")", "\uff0c": ","}
+SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b",
+                             "0123456789-")
+
+
+def _bad_character(source: Source, at: int) -> GradError:
+    ch = source.text[at]
+    ascii_ = LOOKALIKES.get(ch)
+    if ascii_ is not None:
+        hint = f"write {ascii_} (the ASCII operator) instead of {ch}"
+    elif ch == "\u221a":
+        hint = "write sqrt(...)"
+    elif ch == "'" and at > 0 and (source.text[at - 1].isalnum() or source.text[at - 1] in "_)"):
+        hint = "a derivative is written d(f)/d(x), not with a prime"
+    elif ch in "'\"\u2018\u2019\u201c\u201d":
+        hint = "quotes are no part of the language: write names and words without them"
+    else:
+        hint = "operators are + - * / @ ** ^; comments start with #"
+    return GradError(f"unexpected character {ch!r}", source, at, hint=hint)
+
+
+def name_hint(name: str) -> str | None:
+    """A hint for a name no file defines that is a typed formula: `x²` -> x**2, `π` -> pi."""
+    if name == "\u03c0":
+        return "write pi"
+    power = name.translate(SUPERSCRIPTS)
+    if power != name:
+        k = next(i for i, (a, b) in enumerate(zip(name, power)) if a != b)
+        return f"write {name[:k] or '(...)'}**{power[k:]}"
+    return None
+
+
+_NUMBER_END = re.compile(r"(?<![\w.])(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*$")
+_NAME_END = re.compile(r"([^\W\d]\w*)[ \t]*$")
+
+
+def _juxtaposed(tok, source: Source) -> str | None:
+    """A hint when an operand follows an operand: `2x`, `2(x + 1)`, `(a)(b)`, `sin x`, `x²`."""
+    kind, value, start, _ = tok
+    if kind == "NAME" and value[0].translate(SUPERSCRIPTS) != value[0]:
+        return f"write **{value.translate(SUPERSCRIPTS)} for a power"
+    if kind not in ("NAME", "NUMBER", "LPAR", "LSQB"):
+        return None
+    line_start = source.text.rfind("\n", 0, start) + 1
+    before = source.text[line_start:start]
+    shown = "pi" if value == "\u03c0" else value
+    m = _NUMBER_END.search(before)
+    if m and kind in ("NAME", "LPAR"):
+        return f"multiplication needs a *: write {m.group().strip()}*{shown}"
+    if before.rstrip().endswith((")", "]")):
+        return f"multiplication needs a *: write {before.rstrip()[-1]}*{shown}"
+    if kind == "NAME" and name_hint(value):
+        return name_hint(value)
+    m = _NAME_END.search(before)
+    if m and kind in ("NAME", "NUMBER"):
+        from ..autodiff.ops import FUNCTIONS
+
+        if m.group(1) in FUNCTIONS:
+            return f"call a function with brackets: {m.group(1)}({value})"
+    return None
+
+
+_CLAIMISH = re.compile(r"[ \t]*d[ \t]*\(?[ \t]*\w+[ \t]*\)?[ \t]*/[ \t]*d")
+_CLAIM = re.compile(r"[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*/[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*=")
+
+
 def _unexpected(tok, expected, source) -> GradError:
     kind, value, start, _ = tok
-    if kind == "$END":
-        what, start = "end of file", len(source.text.rstrip())
+    if kind == "$END":      # the end of the text parsed: the file's, or one statement's
+        what, start = "end of file", len(source.text[:start].rstrip())
+        if start < len(source.text.rstrip()):
+            what = "end of the statement"
     elif kind == "_SEP":
         what = "end of line" if value == "\n" else "';'"
     else:
@@ -351,7 +421,18 @@ def _unexpected(tok, expected, source) -> GradError:
             names -= EXPRESSION_START
         parts += sorted(WORDS.get(n, n) for n in names if n != "$END")
         msg += "; expected " + ", ".join(parts[:6])
-    if kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
+    juxtaposed = _juxtaposed(tok, source)
+    line_start = source.text.rfind("\n", 0, start) + 1
+    if juxtaposed:
+        hint = juxtaposed
+    elif _CLAIMISH.match(source.text, line_start) and not _CLAIM.match(source.text, line_start):
+        hint = "a claim is written d(u)/d(v) = ... (brackets around both names), e.g. d(f)/d(x) = ..."
+    elif kind == "_COMMA" and re.search(r"\d$", source.text[line_start:start]) and \
+            source.text[start + 1:start + 2].isdigit():
+        whole = re.search(r"\d+$", source.text[line_start:start]).group()
+        part = re.match(r"\d+", source.text[start + 1:]).group()
+        hint = f"a decimal number is written with a point: {whole}.{part}"
+    elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
     elif {"NAME", "NUMBER", "LPAR"} <= set(expected):
         hint = "an operator must be followed by an operand"
@@ -388,7 +469,30 @@ def parse(source: Source, start: str = "start"):
                 return halves
         return _drive(tables, tokens(source), source, start)
     except GradError as err:
-        raise err.located(source) from None
+        raise _unclosed(err.located(source), source) from None
+
+
+def parse_span(source: Source, start: int, stop: int):
+    """Parse the statements of text[start:stop] alone; offsets (and errors) stay the file's."""
+    try:
+        return _drive(_tables(), tokens(source, start, stop), source, "start")
+    except GradError as err:
+        raise _unclosed(err.located(source), source, start, stop) from None
+
+
+def _unclosed(err: GradError, source: Source, start: int = 0, stop: int | None = None) -> GradError:
+    """A parser error on a line after a bracket that is never closed is the bracket's error:
+    `y = (x + 1` then `output y` is reported at the `(`, not at `output`."""
+    if not err.message.startswith("unexpected") or err.source is not source:
+        return err
+    try:
+        for _ in tokens(source, start, stop):
+            pass
+    except GradError as lexed:
+        if (lexed.message.endswith("is never closed") and lexed.start < err.start
+                and "\n" in source.text[lexed.start:err.start]):
+            return lexed
+    return err
 
 
 def _split_point(text: str) -> int | None:
