@@ -312,13 +312,15 @@ def test_check_options_reach_the_checker():
 
 def test_grade_returns_the_gradebook_every_format_renders(tmp_path):
     answers = tmp_path / "answers"
-    for ex in sorted(EXERCISES.iterdir()):
+    shipped = sorted(p for p in EXERCISES.iterdir() if (p / "exercise.toml").is_file())
+    for ex in shipped:
         (answers / ex.name).mkdir(parents=True)
         shutil.copy(ex / "solution.grad", answers / ex.name / "answer.grad")
     (answers / "03-sin-at-pi" / "answer.grad").write_text("f = 1\n")
     ticks = []
     book = gradcli.grade(EXERCISES, answers, progress=lambda done, total: ticks.append((done, total)))
-    assert ticks[0] == (0, 8) and ticks[-1] == (8, 8)
+    n = len(shipped)
+    assert n >= 8 and ticks[0] == (0, n) and ticks[-1] == (n, n)
     assert len(book.students) == 1 and not book.passed
     scores = {e.id: (e.score, e.max_score) for e in book.students[0].exercises}
     assert all(s == m for k, (s, m) in scores.items() if k != "03-sin-at-pi")

@@ -550,3 +550,14 @@ def test_one_answer_cannot_inflate_the_report(ex, tmp_path):
     size = sum(len(i.feedback) for t in result.tasks for i in t.items)
     assert 0 < size <= 64 * 1024 + 2000
     assert not result.passed
+
+
+def test_gradescope_and_junit_names_tell_tasks_of_one_kind_apart():
+    """09 asks three `value` tasks: Gradescope and JUnit tell tests apart by name."""
+    ex09 = load_exercise(ROOT / "exercises" / "09-forward-vs-reverse")
+    sol = grade_file(ex09, ex09.folder / "solution.grad")
+    book = runner.gradebook([ex09], [runner.grade_student([ex09], "s", ex09.folder / "solution.grad", Limits())], True)
+    names = [t["name"] for t in json.loads(formats.gradescope(book))["tests"]]
+    assert names == [f"09-forward-vs-reverse: value {k}" for k in (1, 2, 3)] and sol.passed
+    classes = {c.get("classname") for c in ET.fromstring(formats.junit(book)).iter("testcase")}
+    assert classes == {f"09-forward-vs-reverse.value {k}" for k in (1, 2, 3)}
