@@ -75,4 +75,4 @@ def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "re
         ids = select_inputs(program, wrt)
         outputs = evaluate(program, point, ids, mode)
     names = {program.nodes[i].name: point[i] for i in program.inputs}
-    return EvalReport(path, names, outputs, mode)
+    return EvalReport(program.source.name, names, outputs, mode)   # the path as errors show it
