@@ -47,7 +47,6 @@ def _min_score(text: str | None, max_score: float) -> float | None:
               "long runs).")
 def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, self_test, progress):
     """Grade answers to the exercises in DIRECTORY (SPEC section 3)."""
-    from ..errors import GradError
     from . import formats, runner
     from .batch import Limits
 
@@ -56,21 +55,13 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     if fmt == "gradescope" and submissions:
         raise click.UsageError("--format gradescope reports on one student; use --answers, not --submissions")
     limits = Limits(time_limit=time_limit)
-    try:
-        exercises = runner.load_all(directory, seed)
-    except GradError as err:
-        click.echo(err.render(), err=True)
-        sys.exit(err.status)
+    exercises = runner.load_all(directory, seed)   # a GradError: reported by cli.main, exit 2
     if self_test:
         if fmt not in ("table", "text", "json"):
             raise click.BadParameter(f"--self-test reports as a table or JSON, not {fmt}", param_hint="--format")
         sys.exit(_self_test(exercises, limits, fmt))
     if submissions:
-        try:
-            jobs_list = runner.students_in(submissions)
-        except GradError as err:
-            click.echo(err.render(), err=True)
-            sys.exit(2)
+        jobs_list = runner.students_in(submissions)
         single = False
     else:
         if answers and not Path(answers).exists():
@@ -79,7 +70,7 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
             raise click.BadParameter("a single .grad file answers a single exercise; give a folder",
                                      param_hint="--answers")
         name = Path(answers).name if answers else "answer"
-        jobs_list = [(name, Path(answers) if answers else None)]
+        jobs_list = [runner.Submission(name, Path(answers) if answers else None)]
         single = True
     workers = jobs or runner.default_workers()
     show = progress if progress is not None else (sys.stderr.isatty() and len(jobs_list) * len(exercises) >= 50)
@@ -103,14 +94,15 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     else:
         text = formats.FORMATS[fmt](book)
     if text is not None:
-        if output:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as err:
-                click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
-                sys.exit(2)
-        else:
-            click.echo(text, nl=False)
+        from ..output import emit
+
+        emit(text, output)    # -o: atomically, a failed run leaves the old report whole
+    regrade = [s.id for s in book.students if s.regrade]
+    if regrade:  # the gradebook is not complete: not a student's fault, so never 0 or 1
+        shown = ", ".join(regrade[:10]) + (f" and {len(regrade) - 10} more" if len(regrade) > 10 else "")
+        click.echo(f"error: the grader failed on {len(regrade)} submission(s), marked "
+                   f"'{runner.GRADER_ERROR}': {shown}", err=True)
+        sys.exit(2)
     if threshold is not None:
         sys.exit(1 if any(s.score < threshold - 1e-9 for s in book.students) else 0)
     sys.exit(0 if book.passed else 1)
