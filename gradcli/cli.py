@@ -37,10 +37,18 @@ class Commands(click.Group):
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
 
+    # A write error (help, --version, a command's report) is carried past click, whose own
+    # handling of a closed pipe (exit 1, or a traceback) varies by version, to _run.
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as err:
+            raise _WriteFailed(err) from None
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except OSError as err:  # past click, whose own handling of a closed pipe varies by version
+        except OSError as err:
             raise _WriteFailed(err) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):

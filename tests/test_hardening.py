@@ -197,9 +197,9 @@ def _commands(tmp_path):
     g = tmp_path / "f.grad"
     g.write_text("input x = 1\nf = sin(x)\n")
     ex = exercise(tmp_path)
-    return {"eval": ["eval", g], "check": ["check", g], "graph": ["graph", g],
-            "graph json": ["graph", g, "--format", "json"], "grade": ["grade", ex],
-            "grade json": ["grade", ex, "--format", "json"]}
+    return {"eval": ["eval", g], "eval json": ["eval", g, "--format", "json"], "check": ["check", g],
+            "graph": ["graph", g], "graph json": ["graph", g, "--format", "json"], "grade": ["grade", ex],
+            "grade json": ["grade", ex, "--format", "json"], "help": ["--help"], "version": ["--version"]}
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
