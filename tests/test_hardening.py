@@ -30,7 +30,7 @@ from gradcli import output
 from gradcli.cli import main
 from gradcli.errors import GradError, shown
 from gradcli.graph import view as graphview
-from gradcli.grade import formats, runner
+from gradcli.grade import formats
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "grade"

@@ -74,7 +74,7 @@ def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
 
 def _shown(r: ExerciseResult) -> ExerciseResult:
     """A result whose text holds no name the file system gave that is not UTF-8 (`bad\\xff`)."""
-    r.id = shown(r.id)
+    r.id, r.title = shown(r.id), shown(r.title)
     r.answer = None if r.answer is None else shown(r.answer)
     r.error = None if r.error is None else shown(r.error)
     for t in r.tasks:
@@ -290,7 +290,7 @@ def _death(proc) -> str:
 
 
 def gradebook(exercises: list[Exercise], students: list[StudentResult], single: bool) -> Gradebook:
-    return Gradebook([(ex.id, ex.title, ex.max_score) for ex in exercises], students, single)
+    return Gradebook([(shown(ex.id), shown(ex.title), ex.max_score) for ex in exercises], students, single)
 
 
 # ---------------------------------------------------------------- self-test
