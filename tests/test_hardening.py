@@ -308,9 +308,9 @@ how = os.environ["GRADCLI_TEST_WORKER"]
 def grade_student(exercises, student, *args, **kwargs):
     if how == "die" and student in os.environ["GRADCLI_TEST_VICTIMS"].split(","):
         os.kill(os.getpid(), signal.SIGKILL)      # as the OOM killer does, every time
-    if how == "slow":
+    if how == "slow":                             # the victim waits to be killed; the rest are quick
         Path(os.environ["GRADCLI_TEST_PIDS"], student).write_text(str(os.getpid()))
-        time.sleep(0.25)
+        time.sleep(60 if student == os.environ["GRADCLI_TEST_VICTIMS"] else 0.05)
     return real(exercises, student, *args, **kwargs)
 
 runner.grade_student = grade_student
@@ -357,7 +357,7 @@ def test_a_worker_killed_with_sigkill_during_a_class(tmp_path):
     ex, subs = _class(tmp_path, n=6)
     pids = tmp_path / "pids"
     pids.mkdir()
-    env = {**STRICT, "GRADCLI_TEST_WORKER": "slow", "GRADCLI_TEST_PIDS": str(pids)}
+    env = {**STRICT, "GRADCLI_TEST_WORKER": "slow", "GRADCLI_TEST_PIDS": str(pids), "GRADCLI_TEST_VICTIMS": "s02"}
     proc = subprocess.Popen([PY, "-c", KILLER, "grade", str(ex), "--submissions", str(subs), "-j", "2",
                              "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     victim = pids / "s02"
