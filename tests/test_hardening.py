@@ -184,6 +184,20 @@ def test_graph_and_grade_to_dev_full_are_one_line_errors(tmp_path):
         assert done.stderr.decode() == "error: cannot write /dev/full: No space left on device\n"
 
 
+def test_graph_with_a_bad_file_leaves_the_old_output(tmp_path):
+    good, bad = tmp_path / "good.grad", tmp_path / "bad.grad"
+    good.write_text("input x = 1\nf = sin(x)\n")
+    bad.write_text("input x = 1\nf = sin(\n")
+    out = tmp_path / "graph.json"
+    out.write_text("last good graph")
+    for files in ([bad], [good, bad]):
+        res = CliRunner().invoke(main, ["graph", *map(str, files), "--format", "json", "-o", str(out)])
+        assert res.exit_code == 2 and "bad.grad:2:" in res.output
+        assert out.read_text() == "last good graph"
+    assert CliRunner().invoke(main, ["graph", str(good), "--format", "json", "-o", str(out)]).exit_code == 0
+    assert json.loads(out.read_text())["file"] == str(good)
+
+
 def test_output_to_a_folder_or_a_missing_folder(tmp_path):
     g = tmp_path / "f.grad"
     g.write_text("input x = 1\nf = sin(x)\n")

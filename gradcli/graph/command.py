@@ -49,6 +49,8 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
                                                                    with_paths, limit))
     if any(not gv.claims_ok or any(not r.agrees for r in gv.paths) for gv in reports):
         status = status or 1
+    if output is not None and status == 2:
+        sys.exit(status)   # a failed run leaves an existing -o file as it was (docs/errors.md)
     # A write error is a GradError, reported (exit 2) by cli.main.
     if fmt in ("svg", "png"):
         if reports:
