@@ -138,14 +138,15 @@ def _restore_streams(saved, stdout_errors) -> None:
 
 
 def _output_failed(err: OSError) -> int:
-    """Standard output could not be written: quiet for a closed pipe, else one line."""
+    """Standard output could not be written: quiet for a closed pipe, else one line (an
+    OSError about a file, which no command should let through, is one line too)."""
     _silence_stdout()
     if err.errno == errno.EPIPE:
         return CLOSED_PIPE
     from .errors import shown
 
-    where = shown(err.filename) if err.filename else "standard output"
-    click.echo(f"error: cannot write to {where}: {err.strerror or err}", err=True)
+    what = f"{shown(err.filename)}:" if err.filename else "cannot write to standard output:"
+    click.echo(f"error: {what} {err.strerror or err}", err=True)
     return 2
 
 

@@ -48,6 +48,7 @@ REDRAW_ROUNDS = 10           # candidates are drawn in rounds; give up after thi
 RESOLVE = 64                 # FD needs steps of at least this many units in the last place of x
 DECISIVE = 0.01              # an FD error bar wider than this times the derivative…
 VAGUE = 1000                 # …and than this times the tolerance decides nothing: FD inconclusive
+JITTER = 4                   # AD is compared with itself this many units in the last place of x away
 
 SEVERITY = {"engine_bug": 6, "ad_fd_mismatch": 5, "claim_wrong": 4, "kink": 3, "fd_inconclusive": 2,
             "undefined": 1, "ok": 0}
@@ -336,6 +337,7 @@ class Block:
     right: np.ndarray
     claims: list = field(default_factory=list)     # (Claim, values (m, n))
     unresolved: np.ndarray | None = None           # (n,) a pole or domain edge too near for FD
+    jitter: np.ndarray | None = None               # (m, n) how well AD itself is known (ad_jitter)
     directional: bool = False
     elementwise: bool = False                      # partial claim of an elementwise op: n == 1
 
@@ -440,10 +442,15 @@ class Checker:
         # computed only when FD disagrees with AD without it
         r = directional(None)
         R = np.concatenate([np.asarray(rev[x], dtype=float).reshape(m, -1) for x in wrt], axis=1)
+        jitter = np.zeros((m, flat.n))
         with np.errstate(all="ignore"):
             D = (r.value / scale[:, None]).T
             if np.any(np.isfinite(D) & ~np.isclose(R, D, self.rtol, self.atol)):
                 r = directional(magnitude(prog, vals, u, _unit_seeds(uval.shape)))
+                D, E = (r.value / scale[:, None]).T, (r.error / scale[:, None]).T
+                off = np.isfinite(D) & ~np.isclose(R, D, self.rtol, self.atol) & (np.abs(R - D) > E)
+                for col in np.flatnonzero(off.any(axis=0)):
+                    jitter[:, col] = self.ad_jitter(prog, point, flat, u, x0, col, fwd[:, col], uval.shape)
         blocks = []
         for k, x in enumerate(wrt):
             sl = slice(flat.offsets[k], flat.offsets[k + 1])
@@ -456,8 +463,31 @@ class Checker:
             blocks.append(Block(
                 self.name(u), self.name(x), "gradient", uval.shape, shape, R, fwd[:, sl],
                 (r.value[sl] / sc).T, (r.error[sl] / sc).T, r.kink[sl].T,
-                (r.left[sl] / sc).T, (r.right[sl] / sc).T, cl, unresolved[sl]))
+                (r.left[sl] / sc).T, (r.right[sl] / sc).T, cl, unresolved[sl], jitter[:, sl]))
         return blocks
+
+    def ad_jitter(self, prog, point, flat, u, x0, col, ad, shape) -> np.ndarray:
+        """How much AD's column `col` changes between x and the floats JITTER units in the last
+        place away: AD is computed from rounded values, so it is known no better than that
+        (a factor like cos(u) near its zero, with u = 1/(y*y - a) near the pole, moves by
+        1e-4 of itself from one float to the next)."""
+        k = int(np.searchsorted(flat.offsets, col, side="right")) - 1
+        x, j = flat.wrt[k], col - flat.offsets[k]
+        seed = np.zeros(flat.shapes[k])
+        seed.flat[j] = 1.0
+        out = np.zeros(len(ad))
+        for sign in (1.0, -1.0):
+            moved = x0.copy()
+            moved[col] += sign * JITTER * np.spacing(abs(moved[col]))
+            pt = dict(point)
+            pt.update({i: v[()] if v.ndim == 0 else v for i, v in flat.unpack(moved).items()})
+            with np.errstate(all="ignore"):
+                t = engine.tangents(prog, engine.forward(prog, pt), {x: seed[()] if not seed.ndim else seed},
+                                    stop=u)[u]
+                if t is not None:
+                    diff = np.abs(np.broadcast_to(np.asarray(t, dtype=float), shape).ravel() - ad)
+                    out = np.fmax(out, diff)
+        return out
 
     # ------------------------------------------------------------ --fast
     def fast(self, prog, point, vals, u, wrt, claims) -> Block:
@@ -494,8 +524,20 @@ class Checker:
         # f's rounding by its conditioning (magnitude) costs a pass over every value: on a large
         # input it is computed only when FD disagrees with AD without it
         r = directional(None)
+        jitter = np.zeros((1, 1))
         if not unresolved[0] and not (abs(r.value[0, 0] / f - rev) <= self.atol + self.rtol * abs(rev)):
             r = directional(magnitude(prog, vals, u, adjoints=[adj]))
+            if abs(r.value[0, 0] / f - rev) > r.error[0, 0] / f:       # AD known no better than this?
+                step = JITTER * float(np.max(np.spacing(np.abs(x0)) / np.abs(w)))
+                for sign in (1.0, -1.0):
+                    pt = dict(point)
+                    pt.update({i: v[()] if v.ndim == 0 else v for i, v in flat.unpack(x0 + sign * step * w).items()})
+                    with np.errstate(all="ignore"):
+                        tt = engine.tangents(prog, engine.forward(prog, pt),
+                                             {x: (wd[x][()] if not np.shape(wd[x]) else wd[x]) for x in wrt}, stop=u)[u]
+                        if tt is not None:
+                            moved = float(np.vdot(np.broadcast_to(tt, uval.shape), uvec))
+                            jitter[0, 0] = np.fmax(jitter[0, 0], abs(moved - fwd))
         cl = []
         for c in claims:
             C = self.claim_values(c, vals, uval.shape + flat.shapes[0])
@@ -505,7 +547,8 @@ class Checker:
         one = lambda v: np.array([[v]], dtype=float)  # noqa: E731
         return Block(self.name(u), label, "directional", uval.shape, (), one(rev), one(fwd),
                      r.value.reshape(1, 1) / f, r.error.reshape(1, 1) / f, r.kink.reshape(1, 1),
-                     r.left.reshape(1, 1) / f, r.right.reshape(1, 1) / f, cl, unresolved, directional=True)
+                     r.left.reshape(1, 1) / f, r.right.reshape(1, 1) / f, cl, unresolved, jitter,
+                     directional=True)
 
     # ------------------------------------------------------------ partial(u, v)
     def partial(self, point, vals, u, v, claims) -> Block:
@@ -575,8 +618,10 @@ class Checker:
             # tolerance: FD does not know the derivative well enough to confirm AD or to blame it
             size = np.maximum(np.abs(rev), np.abs(fdv))
             vague = beyond & (err > DECISIVE * size) & (err > VAGUE * (atol + rtol * np.abs(fdv)))
-            fd_bad = beyond & ~vague & ~(d_fd <= err)
-            inconclusive = fin & ~b.kink & (~has_fd | vague)
+            # beyond FD's error but within AD's own (ad_jitter): AD is not known well enough here
+            shaky = beyond & ~vague & ~(d_fd <= err) & (d_fd <= err + (0 if b.jitter is None else b.jitter))
+            fd_bad = beyond & ~vague & ~(d_fd <= err) & ~shaky
+            inconclusive = fin & ~b.kink & (~has_fd | vague | shaky)
             d_modes = np.where(fin, np.abs(fwd - rev), 0.0)
             absd = np.maximum(d_modes, np.where(fin & has_fd, d_fd, 0.0))
             if C is not None:
@@ -628,11 +673,15 @@ class Checker:
                 elif v == "kink":
                     note = "not differentiable here: the one-sided differences disagree"
                 elif v == "fd_inconclusive":
-                    note = ("finite differences cannot decide here: "
-                            + ("a pole or a domain edge is too near (or the function turns too fast) for "
-                               "any step to resolve" if not np.isfinite(fdv[e, j]) else
-                               "their error estimate is too large (over 1% of the derivative)")
-                            + "; AD is not checked at this point")
+                    if shaky[e, j]:
+                        note = (f"AD itself is known only to ± {b.jitter[e, j]:.2g} here (it moves that much "
+                                "between floats a few units in the last place apart); AD ≠ FD cannot be decided")
+                    else:
+                        note = ("finite differences cannot decide here: "
+                                + ("a pole or a domain edge is too near (or the function turns too fast) "
+                                   "for any step to resolve" if not np.isfinite(fdv[e, j]) else
+                                   "their error estimate is too large (over 1% of the derivative)")
+                                + "; AD is not checked at this point")
                 elif v == "undefined":
                     note = "the derivative is not finite here"
                 kink = b.kink[e, j]
