@@ -1,12 +1,14 @@
 """`check` on valid random programs near poles and domain edges, by hand (issue 12, item 8).
 
     .venv/bin/python bench/check_singular.py [N] [--random R] [--method M] [--start S] [--fast]
+                                             [--general]
 
 Generates N valid programs (tests/singular_programs.py: 1/y, log, sqrt, tan, cos(y)/y,
 powers … at points 10⁻¹ … 10⁻¹¹ from a singularity), runs each through `check` at its
 default point and R random points, and counts the verdicts.  Every derivative rule is
 right, so every "AD ≠ FD" is a false alarm: the goal is 0.  Prints the counts and the
-first few false alarms (their programs, to reproduce by hand).
+first few false alarms (their programs, to reproduce by hand).  --general: random
+programs of every function (relu, max, **, softmax, …) at random points instead.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from singular_programs import program  # noqa: E402
+from singular_programs import general_program, program  # noqa: E402
 
 from gradcli.autodiff import engine  # noqa: E402
 from gradcli.check import core  # noqa: E402
@@ -54,6 +56,8 @@ def main(argv=None) -> int:
     ap.add_argument("--method", default=None)
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--fast", action="store_true", help="directional checks uᵀJw (check --fast)")
+    ap.add_argument("--general", action="store_true",
+                    help="random programs of every function at random points, not near singularities")
     args = ap.parse_args(argv)
     verdicts: Counter = Counter()
     programs = skipped = 0
@@ -62,7 +66,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     seed = args.start
     while programs < args.n:
-        text = program(seed)
+        text = (general_program if args.general else program)(seed)
         seed += 1
         built = valid(text)
         if built is None:

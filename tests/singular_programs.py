@@ -95,3 +95,41 @@ def program(seed: int) -> str:
     if "x" not in lines[-1]:
         lines[-1] += " + 0*x"
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- any program, anywhere
+
+UNARY = ["sin({})", "cos({})", "tan({})", "exp({})", "log({})", "sqrt({})", "tanh({})", "sigmoid({})",
+         "relu({})", "abs({})", "square({})", "-{}", "1/{}", "({})**2", "({})**0.5", "({})**-1.5",
+         "log(1 + square({}))", "exp(-square({}))"]
+BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / {})", "max({}, {})", "min({}, {})",
+          "({})**({})"]
+REDUCE = ["sum({})", "mean({})", "max({})", "logsumexp({})", "sum(softmax({}) * {})"]
+
+
+def general_program(seed: int) -> str:
+    """A random program of every kind of function at a random point (most valid, some not:
+    the caller keeps those whose output and gradient are finite there)."""
+    rng = random.Random(seed)
+    vector = rng.random() < 0.3
+    leaves = ["x", "y", "x", "y", repr(round(rng.uniform(-2, 2), 2))]
+
+    def expr(depth):
+        if depth == 0 or rng.random() < 0.25:
+            return rng.choice(leaves)
+        if rng.random() < 0.55:
+            return rng.choice(UNARY).format(expr(depth - 1))
+        a, b = expr(depth - 1), expr(depth - 1)
+        return rng.choice(BINARY).format(a, b)
+
+    def point():
+        return repr(round(rng.uniform(-3, 3), rng.randint(1, 12)))
+
+    body = expr(rng.randint(1, 5))
+    if vector:
+        reduce = rng.choice(REDUCE)
+        body = reduce.format(body, body) if reduce.count("{}") == 2 else reduce.format(body)
+        xs = "[" + ", ".join(point() for _ in range(3)) + "]"
+    else:
+        xs = point()
+    return f"input x = {xs}\ninput y = {point()}\nf = {body} + 0*y + 0*sum(x)\n"
