@@ -432,10 +432,11 @@ class Checker:
                 col += 1
         scale, unresolved = fit_scale(np.maximum(np.abs(x0), 1.0), reach, np.spacing(np.abs(x0)), self.method)
         dirs = fd.Coordinates(np.arange(flat.n), scale)
+        with np.errstate(all="ignore"):
+            max_t = kink_reach / scale if kinks else None
 
         def directional(mag):
-            return fd.directional(batch_fn(prog, flat, u), x0, dirs, self.method,
-                                  kink_reach / scale if kinks else None, self.rtol, self.atol,
+            return fd.directional(batch_fn(prog, flat, u), x0, dirs, self.method, max_t, self.rtol, self.atol,
                                   cost=point_cost(vals), f0=uval.reshape(-1), mag=mag, skip=unresolved)
 
         # f's rounding by its conditioning (magnitude: a backward pass per element of u) is
@@ -514,7 +515,8 @@ class Checker:
         f, unresolved = fit_scale(1.0, reach_step(prog, vals, tan, reaches) if reaches else np.inf, ulp,
                                   self.method)
         f, unresolved = float(f), np.array([bool(unresolved)])
-        max_t = max_step(prog, vals, tan, kinks) / f if kinks else None
+        with np.errstate(all="ignore"):
+            max_t = max_step(prog, vals, tan, kinks) / f if kinks else None
         f0 = np.array([float(np.vdot(np.broadcast_to(uval, np.shape(uvec)), uvec))])
         def directional(mag):
             return fd.directional(batch_fn(prog, flat, u, np.asarray(uvec)), x0, f * w[None, :], self.method,
@@ -580,7 +582,8 @@ class Checker:
                                   self.method)
         f = float(f)
         s = s * f
-        max_t = max_step(prog, vals, stan, kinks) / f if kinks else None
+        with np.errstate(all="ignore"):
+            max_t = max_step(prog, vals, stan, kinks) / f if kinks else None
         r = fd.directional(batch_fn(prog, flat, u), x0, s[None, :], self.method, max_t,
                            self.rtol, self.atol, cost=point_cost(vals), f0=uval.reshape(-1),
                            skip=np.array([bool(unresolved)]))
