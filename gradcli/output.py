@@ -56,6 +56,8 @@ def write_file(path: str | os.PathLike, data: str | bytes) -> None:
     if mode is not None and not stat.S_ISREG(mode):
         _write_through(name, target, body)   # a device or a pipe: nothing to keep whole
         return
+    if mode is not None and not os.access(target, os.W_OK):   # a rename would ignore a read-only file
+        raise GradError(f"cannot write {shown(name)}: Permission denied")
     folder, base = os.path.split(target)
     tmp, fd = _adjacent(name, folder, base)
     try:

@@ -159,6 +159,17 @@ def test_write_file_through_a_link_and_to_a_new_file(tmp_path):
         output.write_file(tmp_path / "nowhere" / "r.json", "x")
 
 
+def test_a_read_only_report_is_not_replaced(tmp_path, monkeypatch):
+    target = tmp_path / "report.csv"
+    target.write_text("kept")
+    os.chmod(target, 0o444)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:      # root may write anything: be a user
+        monkeypatch.setattr(output.os, "access", lambda path, how: not how & os.W_OK)
+    with pytest.raises(GradError, match="Permission denied"):
+        output.write_file(target, "new")
+    assert target.read_text() == "kept"
+
+
 def test_grade_rendering_failure_keeps_the_old_file(tmp_path, monkeypatch):
     ex = exercise(tmp_path)
     out = tmp_path / "gb.csv"
