@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union, cast
 
 import numpy as np
 
-from .errors import GradError, GradientMismatch
+from .errors import GradError, GradientMismatch, shown
 from .evaluate.core import EvalReport, OutputResult
 from .language.program import Program, bind, build, no_gc
 from .language.syntax import read_source, text_source
@@ -306,7 +306,7 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
         if where is not None and where.is_file() and len(loaded) > 1:
             raise GradError(f"answers {where}: a single .grad file answers a single exercise; give a folder",
                             hint=f"{exercises} holds {len(loaded)} exercises")
-        students = [(where.name if where is not None else "answer", where)]
+        students = [(shown(where.name) if where is not None else "answer", where)]
         single = True
     total = len(students) * len(loaded)
     tick = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 
 
 class Source:
@@ -33,6 +34,25 @@ class Source:
         starts = self._line_starts()
         end = starts[line] - 1 if line < len(starts) else len(self.text)
         return self.text[starts[line - 1] : end]
+
+
+def shown(name) -> str:
+    """A name from the file system as text that any encoder takes: bytes that are not UTF-8
+    (which Python keeps as surrogate escapes) are shown as `\\xNN`, e.g. `bad\\xff`."""
+    text = os.fsdecode(name)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape") if _only_escapes(text) else None
+        if raw is None:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def _only_escapes(text: str) -> bool:
+    """Are the surrogates in text all of the kind os.fsdecode makes (U+DC80..U+DCFF)?"""
+    return all(not "\ud800" <= ch <= "\udfff" or "\udc80" <= ch <= "\udcff" for ch in text)
 
 
 SHOWN = 120  # characters of a source line an error shows at most

@@ -81,4 +81,6 @@ def json_text(files, reports, to_json) -> str:
 
 
 def echo_json(files, reports, to_json) -> None:
-    click.echo(json_text(files, reports, to_json), nl=False)
+    from .output import emit
+
+    emit(json_text(files, reports, to_json))

@@ -229,7 +229,11 @@ def test_random_expressions_reverse_forward_fd_agree(expr, x, y, method):
     f = abs(f)
     for r in report.rows:
         assert r.reverse == pytest.approx(truth[r.input], rel=1e-5, abs=1e-6), (text, r)
-        assert r.verdict == "ok", (text, r)
+        # forward differences (t = √ε) at a (near-)stationary point know the derivative only to
+        # ~1e-6 absolute: wider than 1% of it and 1000× the tolerance, that decides nothing
+        inconclusive = (method == "forward" and r.verdict == "fd_inconclusive"
+                        and r.fd_error > max(0.01 * abs(r.reverse), 1000 * (1e-9 + 1e-6 * abs(r.fd))))
+        assert r.verdict == "ok" or inconclusive, (text, r)
         assert r.reverse == pytest.approx(r.forward, rel=1e-9, abs=1e-12)
         assert abs(r.reverse - r.fd) <= max(1e-9 + 1e-6 * abs(r.fd), r.fd_error)
         # and the estimate is not vacuous: FD really is that close.  Its rounding term is
@@ -381,7 +385,7 @@ JSON_KEYS = {"file", "status", "mode", "method", "rtol", "atol", "elements", "po
 ROW_KEYS = {"point", "output", "input", "index", "kind", "reverse", "forward", "fd", "fd_error",
             "claim", "claim_text", "location", "abs_error", "rel_error", "verdict", "one_sided", "note"}
 SUMMARY_KEYS = {"comparisons", "mismatches", "engine_bug", "ad_fd_mismatch", "claim_wrong", "kink",
-                "undefined", "ok"}
+                "fd_inconclusive", "undefined", "ok"}
 
 
 def test_json_keys():

@@ -13,11 +13,12 @@ LABELS = {
     "ad_fd_mismatch": "AD ≠ FD",
     "claim_wrong": "CLAIM WRONG",
     "kink": "not differentiable here",
+    "fd_inconclusive": "FD inconclusive",
     "undefined": "undefined",
     "ok": "ok",
 }
 STYLES = {"engine_bug": "bold red", "ad_fd_mismatch": "bold red", "claim_wrong": "red",
-          "kink": "yellow", "undefined": "yellow", "ok": "green"}
+          "kink": "yellow", "fd_inconclusive": "yellow", "undefined": "yellow", "ok": "green"}
 POINT_VALUES_MAX = 1000       # JSON lists a point's values up to this many elements, else its shape
 
 
@@ -111,12 +112,17 @@ def summary(report) -> str:
     extra = []
     if counts["kink"]:
         extra.append(f"{counts['kink']} not differentiable here (a kink within the FD step)")
+    if counts["fd_inconclusive"]:
+        extra.append(f"{counts['fd_inconclusive']} FD inconclusive (a pole or domain edge too near, "
+                     "or FD's error too large to decide)")
     if counts["undefined"]:
         extra.append(f"{counts['undefined']} undefined")
     tail = ("; " + "; ".join(extra)) if extra else ""
     if report.status == 0:
         who = "reverse = forward = finite differences" + (
             " = claims" if any(r.claim is not None for r in report.rows) else "")
+        if counts["fd_inconclusive"]:
+            return f"✓ no mismatch: {who} wherever finite differences can decide ({where}{tail})"
         return f"✓ all agree: {who} ({where}{tail})"
     causes = []
     if counts["engine_bug"]:

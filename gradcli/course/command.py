@@ -69,12 +69,12 @@ def gradescope(exercises, output):
     Upload the zip as a "Zip file upload" autograder on an Ubuntu 22.04 or newer image.
     """
     from ..errors import GradError
-    from . import files
+    from ..output import write_file
     from .gradescope import bundle as make
 
     try:
         data, found = make(exercises)
-        files.write_atomic(output, data)
+        write_file(output, data)
     except GradError as err:
         _fail(err)
     click.echo(f"{output}: {len(found)} exercise{'s' if len(found) != 1 else ''} and gradcli, "

@@ -4,7 +4,6 @@ written all or none, or zipped deterministically."""
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,19 +143,3 @@ def zip_bytes(files: list[File], keep_order: bool = False) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, f.data)
     return out.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write path whole or not at all: a failed run leaves an existing file as it was."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    except OSError as err:
-        raise GradError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as err:
-        os.unlink(tmp)
-        raise GradError(f"cannot write {path}: {err.strerror or err}") from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import sys
-from pathlib import Path
 
 import click
 
@@ -47,7 +46,6 @@ def _min_score(text: str | None, max_score: float) -> float | None:
               "long runs).")
 def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, self_test, progress):
     """Grade answers to the exercises in DIRECTORY (SPEC section 3)."""
-    from ..errors import GradError
     from . import formats, runner
     from .batch import Limits
 
@@ -58,22 +56,13 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     if self_test:
         if fmt not in ("table", "text", "json"):
             raise click.BadParameter(f"--self-test reports as a table or JSON, not {fmt}", param_hint="--format")
-        try:
-            exercises = runner.load_all(directory, seed)
-        except GradError as err:
-            click.echo(err.render(), err=True)
-            sys.exit(err.status)
+        exercises = runner.load_all(directory, seed)    # a GradError: reported by cli.main, exit 2
         sys.exit(_self_test(exercises, Limits(time_limit=time_limit), fmt))
     from ..api import grade as grade_all
 
-    bar = _Bar(progress)
-    try:
-        with bar:
-            book = grade_all(directory, answers, submissions=submissions, seed=seed, jobs=jobs,
-                             time_limit=time_limit, progress=bar.update)
-    except GradError as err:
-        click.echo(err.render(), err=True)
-        sys.exit(err.status)
+    with _Bar(progress) as bar:
+        book = grade_all(directory, answers, submissions=submissions, seed=seed, jobs=jobs,
+                         time_limit=time_limit, progress=bar.update)
     threshold = _min_score(min_score, book.max_score)
     if fmt == "text":  # the name the other commands use for their tables
         fmt = "table"
@@ -92,14 +81,15 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     else:
         text = formats.FORMATS[fmt](book)
     if text is not None:
-        if output:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as err:
-                click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
-                sys.exit(2)
-        else:
-            click.echo(text, nl=False)
+        from ..output import emit
+
+        emit(text, output)    # -o: atomically, a failed run leaves the old report whole
+    regrade = [s.id for s in book.students if s.regrade]
+    if regrade:  # the gradebook is not complete: not a student's fault, so never 0 or 1
+        shown = ", ".join(regrade[:10]) + (f" and {len(regrade) - 10} more" if len(regrade) > 10 else "")
+        click.echo(f"error: the grader failed on {len(regrade)} submission(s), marked "
+                   f"'{runner.GRADER_ERROR}': {shown}", err=True)
+        sys.exit(2)
     if threshold is not None:
         sys.exit(1 if any(s.score < threshold - 1e-9 for s in book.students) else 0)
     sys.exit(0 if book.passed else 1)

@@ -57,6 +57,7 @@ class ExerciseResult:
     tasks: list[TaskResult] = field(default_factory=list)
     answer: str | None = None     # the answer file graded (None: not found)
     error: str | None = None      # the answer could not be graded at all (rendered, with line)
+    regrade: bool = False         # the grader itself failed (its process died): grade it again
 
     @property
     def score(self) -> float:
@@ -83,6 +84,10 @@ class StudentResult:
     @property
     def passed(self) -> bool:
         return all(e.passed for e in self.exercises)
+
+    @property
+    def regrade(self) -> bool:
+        return any(e.regrade for e in self.exercises)
 
 
 @dataclass

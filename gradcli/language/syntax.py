@@ -26,7 +26,7 @@ from pathlib import Path
 from lark import Lark, Transformer
 from lark.lexer import Lexer
 
-from ..errors import GradError, Source
+from ..errors import GradError, Source, shown
 
 RESERVED = {"input": "INPUT", "const": "CONST", "def": "DEF", "output": "OUTPUT", "in": "IN"}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "@": "AT", "=": "_EQ",
@@ -559,35 +559,44 @@ MAX_FILE_BYTES = 1 << 30  # no .grad file is this large; /dev/zero and the like 
 
 def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> Source:
     """Read a .grad file; unreadable, binary, non-UTF-8, too large or not regular files
-    are GradErrors.  `untrusted` (a student's answer): a symbolic link is refused too,
-    so an answer cannot be another student's file or one of the grading machine's."""
+    are GradErrors.  `untrusted` (a student's answer): a symbolic link or a file with more
+    than one name (a hard link) is refused too, so an answer cannot be another student's
+    file or one of the grading machine's.  The Source is named as errors show the path
+    (`errors.shown`: a name that is not UTF-8 appears as `bad\\xff`)."""
     import stat
 
     path = str(path)
+    name = shown(path)
     limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
     flags = os.O_RDONLY | os.O_NONBLOCK | (getattr(os, "O_NOFOLLOW", 0) if untrusted else 0)
     try:
         fd = os.open(path, flags)
     except OSError as err:
         if untrusted and os.path.islink(path):
-            raise GradError(f"{path}: a symbolic link, not the answer file itself",
+            raise GradError(f"{name}: a symbolic link, not the answer file itself",
                             hint="an answer must be a regular file in the student's folder") from None
         if os.path.isdir(path):
-            raise GradError(f"{path}: is a directory, not a .grad file") from None
-        raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
-    mode = os.fstat(fd).st_mode
+            raise GradError(f"{name}: is a directory, not a .grad file") from None
+        raise GradError(f"{name}: cannot read: {err.strerror or err}") from None
+    info = os.fstat(fd)
+    mode = info.st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
-            raise GradError(f"{path}: is a directory, not a .grad file")
-        raise GradError(f"{path}: not a regular file (a device, a pipe or a socket)")
+            raise GradError(f"{name}: is a directory, not a .grad file")
+        raise GradError(f"{name}: not a regular file (a device, a pipe or a socket)")
+    if untrusted and info.st_nlink > 1:
+        os.close(fd)
+        raise GradError(f"{name}: a hard link ({info.st_nlink} names for one file), not the answer file "
+                        "itself", hint="an answer must be a file of its own in the student's folder "
+                                       "(a copy, not a link)")
     with os.fdopen(fd, "rb") as fh:
         try:
-            data = fh.read(limit + 1)
+            data = _read_capped(fh, limit, info.st_size)
         except OSError as err:
-            raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
+            raise GradError(f"{name}: cannot read: {err.strerror or err}") from None
     if len(data) > limit:
-        raise GradError(f"{path}: the file is larger than {limit // 1024:,} KiB",
+        raise GradError(f"{name}: the file is larger than {limit // 1024:,} KiB",
                         hint="an answer is a short .grad file" if max_bytes else None)
     nul = data.find(b"\0")
     try:
@@ -596,10 +605,23 @@ def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> 
     except UnicodeDecodeError as err:
         text, bad = None, err.start
     if nul >= 0 and (bad is None or nul < bad):
-        raise _byte_error(path, data, nul, "a NUL byte: not a .grad text file (a binary file?)")
+        raise _byte_error(name, data, nul, "a NUL byte: not a .grad text file (a binary file?)")
     if bad is not None:
-        raise _byte_error(path, data, bad, "not UTF-8 text: bad byte 0x%02x" % data[bad])
-    return Source(path, _normal_text(text))
+        raise _byte_error(name, data, bad, "not UTF-8 text: bad byte 0x%02x" % data[bad])
+    return Source(name, _normal_text(text))
+
+
+def _read_capped(fh, limit: int, size: int) -> bytes:
+    """At most limit + 1 bytes, in reads sized by the file (a read of limit + 1 bytes at once
+    would reserve that much memory, a GiB, for a file of a few bytes)."""
+    parts, got = [], 0
+    while got <= limit:
+        part = fh.read(min(limit + 1 - got, max(size + 1 - got, 1 << 16)))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def text_source(text: str, name: str = "<string>") -> Source:
