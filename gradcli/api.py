@@ -283,7 +283,6 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
     from pathlib import Path
 
     from .grade import runner
-    from .grade.batch import Limits
 
     if answers is not None and submissions is not None:
         raise GradError("give answers or submissions, not both")
@@ -293,8 +292,20 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
         raise GradError(f"jobs={jobs!r}: a whole number >= 0 (0: one per CPU)")
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit >= 0:
         raise GradError(f"time_limit={time_limit!r}: seconds >= 0 (0: no limit)")
-    limits = Limits(time_limit=float(time_limit))
     loaded = runner.load_all(Path(exercises), seed)
+    return grade_loaded(loaded, answers, submissions=submissions, seed=seed, jobs=jobs,
+                        time_limit=time_limit, progress=progress, exercises=exercises)
+
+
+def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, time_limit=5.0,
+                 progress=None, exercises="") -> Gradebook:
+    """`grade` on exercises already loaded (`gradcli grade` checks its options against them first)."""
+    from pathlib import Path
+
+    from .grade import runner
+    from .grade.batch import Limits
+
+    limits = Limits(time_limit=float(time_limit))
     students: list[tuple[str, Path | None]]
     if submissions is not None:
         students = list(runner.students_in(Path(submissions)))

@@ -258,61 +258,106 @@ def markdown(book: Gradebook) -> str:
 
 # ---------------------------------------------------------------- the table
 
-def table(book: Gradebook, con, verbose: bool = True) -> None:
-    """Rich tables for people: per task for one student, a student × exercise grid for a class."""
-    from rich.table import Table
-    from rich.text import Text
+def table(book: Gradebook, out, verbose: bool = True) -> None:
+    """The table for people, to a Printer (plain, or rich on a terminal): per task for one student,
+    a student × exercise grid for a class (short exercise ids, then the grid in parts, where a
+    terminal is too narrow for it)."""
+    from ..render import Col, Styled
 
     if book.single:
         s = book.students[0]
-        t = Table(title=f"score {num(s.score)} / {num(s.max_score)}", title_justify="left",
-                  header_style="bold")
-        for col, just in (("exercise", "left"), ("task", "left"), ("items", "right"), ("score", "right")):
-            t.add_column(col, justify=just)
+        cols = [Col("exercise"), Col("task"), Col("items", right=True), Col("score", right=True)]
+        rows = []
         for e in s.exercises:
             for k, task in enumerate(e.tasks):
                 right, n = task.right
                 if task.kind == "extra":
                     right, n = sum(1 for i in task.items if i.passed), len(task.items)
-                style = "green" if task.passed else "red"
-                t.add_row(Text(clean_name(e.id)) if k == 0 else "", task.kind, f"{right}/{n}",
-                          Text(f"{num(task.score)} / {num(task.max_score)}", style=style))
-        con.print(t)
+                rows.append([clean_name(e.id) if k == 0 else "", task.kind, f"{right}/{n}",
+                             Styled(f"{num(task.score)} / {num(task.max_score)}", "green" if task.passed else "red")])
+        out.table(cols, rows, title=f"score {num(s.score)} / {num(s.max_score)}", boxed=out.rich)
         if verbose:
             for e in s.exercises:
-                _print_failures(con, e, "")
+                _print_failures(out, e, "")
         return
-    t = Table(title=f"{len(book.students)} students", title_justify="left", header_style="bold")
-    t.add_column("student")
-    for i, _, m in book.exercises:
-        t.add_column(Text(f"{clean_name(i)}\n/{num(m)}"), justify="right")
-    t.add_column(f"total\n/{num(book.max_score)}", justify="right")
-    for s in book.students:
-        cells = [Text(str(num(e.score)), style="green" if e.passed else ("red" if e.error else ""))
-                 for e in s.exercises]
-        t.add_row(Text(clean_name(s.id)), *cells, Text(str(num(s.score)), style="bold"))
-    con.print(t)
+    _grid(book, out)
     broken = [(s, e) for s in book.students for e in s.exercises if e.error]
     for s, e in broken[:20]:
-        con.print(Text(clean_name(f"{s.id}/{e.id}: "), style="red") + Text(clean_name(e.error.splitlines()[0])))
+        out.print([Styled(clean_name(f"{s.id}/{e.id}: "), "red"), clean_name(e.error.splitlines()[0])])
     if len(broken) > 20:
-        con.print(f"… and {len(broken) - 20} more answers that could not be graded")
+        out.print(f"… and {len(broken) - 20} more answers that could not be graded")
 
 
-def _print_failures(con, e: ExerciseResult, prefix: str) -> None:
-    from rich.text import Text
+def _short_ids(ids: list[str]) -> list[str]:
+    """`01` for `01-ln-sin-cos`: each id up to its first '-', where those are unique; else the ids."""
+    short = [i.split("-", 1)[0] or i for i in ids]
+    return short if len(set(short)) == len(short) else ids
+
+
+def _grid(book: Gradebook, out) -> None:
+    from ..render import Col, Styled, fits
+
+    ids = [clean_name(i) for i, _, _ in book.exercises]
+
+    def layout(names, which):
+        cols = [Col("student")] + [Col(f"{names[k]}\n/{num(book.exercises[k][2])}", right=True) for k in which]
+        cols.append(Col(f"total\n/{num(book.max_score)}", right=True))
+        rows = []
+        for s in book.students:
+            cells = [Styled(str(num(s.exercises[k].score)), "green" if s.exercises[k].passed else
+                            ("red" if s.exercises[k].error else "")) for k in which]
+            rows.append([clean_name(s.id), *cells, Styled(str(num(s.score)), "bold")])
+        return cols, rows
+
+    title = f"{len(book.students)} students"
+    every = list(range(len(ids)))
+    boxed = out.rich
+    for names in (ids, _short_ids(ids)):
+        cols, rows = layout(names, every)
+        if fits(cols, rows, out.width, boxed):
+            break
+    if names != ids:
+        out.print(", ".join(f"{n}: {i}" for n, i in zip(names, ids)))
+    if fits(cols, rows, out.width, boxed):
+        out.table(cols, rows, title=title, boxed=boxed)
+        return
+    # too wide even so: the exercises in parts, each beside the student column (and the total)
+    part: list[int] = []
+    parts = []
+    for k in every:
+        if part and not fits(*layout(names, part + [k]), out.width, boxed):
+            parts.append(part)
+            part = []
+        part.append(k)
+    parts.append(part)
+    for n, part in enumerate(parts):
+        out.table(*layout(names, part), title=f"{title} ({n + 1} of {len(parts)})", boxed=boxed)
+
+
+def _print_failures(out, e: ExerciseResult, prefix: str) -> None:
+    from ..render import Styled
 
     shown = [(t, i) for t in e.tasks for i in t.items
              if i.graded_in is None and (not i.passed or i.note)]     # failures, and passes with a note
     if not any(not i.passed for _, i in shown):
         return
-    con.print(Text(f"\n{clean_name(prefix + e.id)} ({clean_name(e.title)})", style="bold"))
+    out.print()
+    out.print(Styled(f"{clean_name(prefix + e.id)} ({clean_name(e.title)})", "bold"))
     if e.error:
-        con.print(Text(clean(e.error)))
+        out.print(clean(e.error))
         return
     for t, i in shown:
-        mark = Text("  ✗ ", style="red") if not i.passed else Text("  ✓ ", style="green")
-        con.print(mark + Text(f"{t.kind}: ", style="bold") + Text(clean(i.feedback).replace("\n", "\n    ")))
+        mark = Styled("  ✗ ", "red") if not i.passed else Styled("  ✓ ", "green")
+        out.print([mark, Styled(f"{t.kind}: ", "bold"), clean(i.feedback).replace("\n", "\n    ")])
 
 
-FORMATS = {"json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}
+def table_text(book: Gradebook) -> str:
+    """The table as plain text (for -o, --report table=FILE and Gradebook.render)."""
+    from ..render import Printer
+
+    out = Printer(collect=True)
+    table(book, out)
+    return out.text()
+
+
+FORMATS = {"table": table_text, "json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}

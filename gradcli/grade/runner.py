@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import shown
+from ..numbers import num
 from .batch import Limits
 from .exercise import SOLUTION, Exercise, find_exercises, load_exercise
 from .report import ExerciseResult, Gradebook, StudentResult
@@ -305,14 +306,14 @@ def self_test(exercises: list[Exercise], limits: Limits) -> list[tuple[str, str,
         else:
             r = grade_file(ex, sol, limits)
             ok = r.error is None and r.score == ex.max_score and r.passed
-            rows.append((ex.id, SOLUTION, ok, f"{r.score:g} / {ex.max_score:g}" + _first_failure(r)))
+            rows.append((ex.id, SOLUTION, ok, f"{num(r.score)} / {num(ex.max_score)}" + _first_failure(r)))
         tpl = ex.folder / ex.answer_file
         if not tpl.is_file():
             rows.append((ex.id, ex.answer_file, False, f"{tpl} does not exist"))
         else:
             r = grade_file(ex, tpl, limits)
             ok = r.error is None and r.score == 0
-            msg = f"{r.score:g} / {ex.max_score:g}"
+            msg = f"{num(r.score)} / {num(ex.max_score)}"
             if r.error:
                 msg += f"; error: {r.error.splitlines()[0]}"
             elif r.score:
