@@ -309,7 +309,7 @@ def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, t
     students: list[tuple[str, Path | None]]
     if submissions is not None:
         students = list(runner.students_in(Path(submissions)))
-        single = False
+        single, where = False, None
     else:
         where = None if answers is None else Path(answers)
         if where is not None and not where.exists():
@@ -317,7 +317,7 @@ def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, t
         if where is not None and where.is_file() and len(loaded) > 1:
             raise GradError(f"answers {where}: a single .grad file answers a single exercise; give a folder",
                             hint=f"{exercises} holds {len(loaded)} exercises")
-        students = [(shown(where.name) if where is not None else "answer", where)]
+        students = [(shown(where.resolve().name) if where is not None else "answer", where)]
         single = True
     total = len(students) * len(loaded)
     tick = None
@@ -331,7 +331,7 @@ def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, t
             progress(done, total)
 
     results = runner.grade_many(loaded, students, limits, jobs or runner.default_workers(), seed, progress=tick)
-    return runner.gradebook(loaded, results, single)
+    return runner.gradebook(loaded, results, single, None if submissions is not None else where)
 
 
 # ---------------------------------------------------------------- helpers

@@ -195,7 +195,7 @@ class Printer:
                 line.append(p.text, style=p.style or style)
             else:
                 line.append(str(p), style=style)
-        self.con.print(line, soft_wrap=True)
+        self.con.print(line)          # prose wraps at words to the terminal's width
 
     def table(self, cols, rows, title: str | None = None, boxed: bool = False, headers: bool = True) -> None:
         if self.con is None:

@@ -62,7 +62,7 @@ def task_labels(e: ExerciseResult) -> list[str]:
 
 def exercise_json(e: ExerciseResult) -> dict:
     return {"id": e.id, "title": e.title, "score": num(e.score), "max_score": num(e.max_score),
-            "passed": e.passed, "answer": e.answer, "error": e.error, "regrade": e.regrade,
+            "passed": e.passed, "answer": e.answer, "found": e.found, "error": e.error, "regrade": e.regrade,
             "tasks": [{"kind": t.kind, "score": num(t.score), "max_score": num(t.max_score),
                        "items": [{"name": i.name, "passed": i.passed, "feedback": i.feedback,
                                   "note": i.note, "graded_in": i.graded_in, "extra": i.extra}
@@ -90,31 +90,70 @@ def to_json(book: Gradebook) -> str:
 # ---------------------------------------------------------------- Gradescope
 
 def gradescope(book: Gradebook) -> str:
-    """Gradescope's results.json for one student: a test per task, the feedback in its output."""
+    """Gradescope's results.json for one student (gradescope-autograders.readthedocs.io, "Output
+    format"): a test per task, the feedback in its output, the task's `visibility`.  The student's
+    files are named as paths inside their submission (the folder given with --answers is left
+    out), and an answer that could not be graded at all says why once, in the exercise's first
+    test; its other tests point there."""
     s = book.students[0]
-    tests = []
+    inside = _inside(book.folder)
+    tests, notes = [], []
     for e in s.exercises:
-        for t, label in zip(e.tasks, task_labels(e)):
-            failed = [i.feedback for i in t.items if not i.passed and i.graded_in is None]
-            right, n = t.right
-            out = f"{right} of {n} item(s) right" if t.kind != "extra" else \
-                f"{len(failed)} claim(s) or line(s) no task asks for, wrong (0 points)"
-            shared = [i.name for i in t.items if i.graded_in is not None]
-            if shared:
-                out += f"; graded in an earlier task: {', '.join(shared)}"
-            if failed:
-                out += "\n\n" + "\n\n".join(failed)
-            noted = [i.feedback for i in t.items if i.passed and i.note and i.graded_in is None]
-            if noted:
-                out += "\n\n" + "\n\n".join(noted)
+        labels = task_labels(e)
+        first = f"{e.id}: {labels[0]}" if labels else ""
+        shown = {t.visibility for t in e.tasks if t.kind != "extra"}
+        for k, (t, label) in enumerate(zip(e.tasks, labels)):
+            if e.error is not None:
+                out = inside(e.error) if k == 0 else f"not graded: the answer could not be graded (see “{first}”)"
+            else:
+                out = _test_output(t)
+            if k == 0 and e.found:
+                out = inside(e.found) + "\n\n" + out
             test = {"name": f"{e.id}: {label}", "score": num(t.score), "max_score": num(t.max_score),
-                    "status": "passed" if t.passed else "failed", "output": out}
-            if t.visibility:
-                test["visibility"] = t.visibility
+                    "status": "passed" if t.passed else "failed", "output": inside(out)}
+            # the extra test (claims no task asks for) is as visible as the exercise's tasks
+            visibility = t.visibility if t.kind != "extra" else (shown.pop() if len(shown) == 1 else None)
+            if visibility:
+                test["visibility"] = visibility
             tests.append(test)
+        if e.found:
+            notes.append(f"{e.id}: {inside(e.found)}")
     data = {"score": num(s.score), "max_score": num(s.max_score),
-            "output": f"{num(s.score)} / {num(s.max_score)} points", "tests": tests}
+            "output": "\n".join([f"{num(s.score)} / {num(s.max_score)} points", *notes]), "tests": tests}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _test_output(t) -> str:
+    failed = [i.feedback for i in t.items if not i.passed and i.graded_in is None]
+    right, n = t.right
+    out = f"{right} of {n} item(s) right" if t.kind != "extra" else \
+        f"{len(failed)} claim(s) or line(s) no task asks for, wrong (0 points)"
+    shared = [i.name for i in t.items if i.graded_in is not None]
+    if shared:
+        out += f"; graded in an earlier task: {', '.join(shared)}"
+    if failed:
+        out += "\n\n" + "\n\n".join(failed)
+    noted = [i.feedback for i in t.items if i.passed and i.note and i.graded_in is None]
+    if noted:
+        out += "\n\n" + "\n\n".join(noted)
+    return out
+
+
+def _inside(folder: str | None):
+    """Text with the student's folder left out of the paths in it: `hw/01.grad:3:5`, not
+    `/autograder/submission/hw/01.grad:3:5`."""
+    if not folder:
+        return lambda text: text
+    import os
+
+    prefixes = sorted({folder.rstrip(os.sep) + os.sep, os.path.abspath(folder) + os.sep}, key=len, reverse=True)
+
+    def inside(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        return text
+
+    return inside
 
 
 # ---------------------------------------------------------------- JUnit
@@ -144,6 +183,8 @@ def junit(book: Gradebook) -> str:
                         fail = ET.SubElement(case, "failure", message=clean_name(first),
                                              type=clean_name(i.note or "wrong"))
                         fail.text = clean(i.feedback)
+            if e.found:
+                ET.SubElement(suite, "system-out").text = clean(e.found)
             suite.set("tests", str(n))
             suite.set("failures", str(f))
             suite.set("errors", "0")
@@ -232,6 +273,10 @@ def markdown(book: Gradebook) -> str:
         for e in s.exercises:
             mark = "✅" if e.passed else "❌"
             lines.append(f"| {mark} {_cell(e.id)} | {_cell(e.title)} | {num(e.score)} | {num(e.max_score)} |")
+        found = [e for e in s.exercises if e.found]
+        if found:
+            lines.append("")
+            lines += [f"- _note:_ {_cell(e.id)}: {_cell(e.found)}" for e in found]
         for e in s.exercises:
             _details(lines, "", e)
     else:
@@ -276,6 +321,9 @@ def table(book: Gradebook, out, verbose: bool = True) -> None:
                 rows.append([clean_name(e.id) if k == 0 else "", task.kind, f"{right}/{n}",
                              Styled(f"{num(task.score)} / {num(task.max_score)}", "green" if task.passed else "red")])
         out.table(cols, rows, title=f"score {num(s.score)} / {num(s.max_score)}", boxed=out.rich)
+        for e in s.exercises:
+            if e.found:
+                out.print(Styled(f"note: {clean_name(e.id)}: {clean_name(e.found)}", "yellow"))
         if verbose:
             for e in s.exercises:
                 _print_failures(out, e, "")
