@@ -1,6 +1,7 @@
 """Where a command's report goes: standard output, or an `-o` file written atomically.
 
-Every command writes its report through `emit`; `write_file` is the one way a report
+Every command writes its report through `emit`; `write_file` (one report) and
+`write_files` (the several reports of one run, all or none) are the one way a report
 reaches a file.  As pip's `adjacent_tmp_file` + `replace` do, the report is written to
 a temporary file beside the target, flushed and fsynced, then renamed over it: readers
 see the old report or the new one, never a part, and a run that fails (a crash, a full
