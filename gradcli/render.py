@@ -94,13 +94,13 @@ class Styled(NamedTuple):
     style: str = ""
 
 
-def _text(cell) -> str:
+def cell_text(cell) -> str:
     return cell.text if isinstance(cell, Styled) else str(cell)
 
 
 def _natural(cols, rows) -> list[int]:
     return [max([len(line) for line in c.header.split("\n")]
-                + [len(line) for row in rows for line in _text(row[k]).split("\n")])
+                + [len(line) for row in rows for line in cell_text(row[k]).split("\n")])
             for k, c in enumerate(cols)]
 
 
@@ -161,7 +161,7 @@ def _wrapped(cols, rows, width: int | None, boxed: bool = False) -> list[list]:
         over -= cut
     for row in texts:
         for k in wrap:
-            lines = [piece for line in _text(row[k]).split("\n")
+            lines = [piece for line in cell_text(row[k]).split("\n")
                      for piece in (textwrap.wrap(line, widths[k], break_on_hyphens=False) or [""])]
             row[k] = Styled("\n".join(lines), row[k].style) if isinstance(row[k], Styled) else "\n".join(lines)
     return texts
@@ -185,7 +185,7 @@ class Printer:
         """A line (or several): `text` a str, a Styled, or a list of those run together."""
         parts = text if isinstance(text, list) else [text]
         if self.con is None:
-            self._emit("".join(_text(p) for p in parts))
+            self._emit("".join(cell_text(p) for p in parts))
             return
         from rich.text import Text
 
@@ -201,7 +201,7 @@ class Printer:
         if self.con is None:
             if title:
                 self._emit(title)
-            texts = [[_text(c) for c in row] for row in _wrapped(cols, rows, self.width)]
+            texts = [[cell_text(c) for c in row] for row in _wrapped(cols, rows, self.width)]
             text = columns([c.header for c in cols], texts, right=[k for k, c in enumerate(cols) if c.right])
             self._emit(text if headers else text.split("\n", 1)[1] if "\n" in text else "")
             return

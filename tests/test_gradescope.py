@@ -211,6 +211,19 @@ def test_the_extra_test_is_visible_when_the_tasks_differ(tmp_path):
     assert [t.get("visibility") for t in data["tests"]] == [None, "hidden", None, None]
 
 
+def test_junit_says_why_once_too(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    sub = tmp_path / "sub"
+    (sub / "04-chain-rule.grad").parent.mkdir(parents=True)
+    (sub / "04-chain-rule.grad").write_bytes(b"\xff\xfe not UTF-8")
+    res = CliRunner().invoke(main, ["grade", str(EXERCISES / "04-chain-rule"), "--answers", str(sub),
+                                    "--format", "junit"])
+    failures = [case.find("failure") for case in ET.fromstring(res.stdout).iter("testcase")]
+    assert len(failures) == 3 and "UTF-8" in failures[0].text
+    assert [f.text for f in failures[1:]] == ["not graded: the answer could not be graded (see 04-chain-rule.graph)"] * 2
+
+
 def test_the_reports_are_byte_identical_for_the_same_seed(tmp_path):
     sub = tmp_path / "sub"
     write(sub / "hw" / "01-ln-sin-cos-x.grad", SOLUTION_01.replace("cos(x)/sin(x)", "sin(x)/cos(x)"))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..numbers import nested, num, options
-from ..render import Col, Styled, _text, fit, tolist
+from ..render import Col, Styled, cell_text, fit, tolist
 
 LABELS = {
     "engine_bug": "ENGINE BUG",
@@ -222,7 +222,7 @@ def _check_table(report, rows, location=True, fold=False, abs_err=True, pt=True,
         row += ([_num(r.abs_error, 3)] if abs_err else []) + [_num(r.rel_error, 3), Styled(verdict, STYLES[r.verdict])]
         cells.append(row)
     keep = [k for k, c in enumerate(cols) if c.header in ("derivative", "verdict")
-            or any(_text(row[k]) for row in cells)]                # an empty column (index) is left out
+            or any(cell_text(row[k]) for row in cells)]                # an empty column (index) is left out
     if not pt and len(report.points) == 1:
         keep = [k for k in keep if cols[k].header != "pt"]
     return [cols[k] for k in keep], [[row[k] for k in keep] for row in cells]
@@ -285,7 +285,7 @@ def _function_text(report, out, limit: int) -> None:
                          + ([_num(r.abs_error, 3)] if layout else [])
                          + [_num(r.rel_error, 3), Styled(verdict, STYLES[r.verdict])])
         keep = [k for k, c in enumerate(cols) if c.header in ("derivative", "verdict")
-                or any(_text(row[k]) for row in cells)]
+                or any(cell_text(row[k]) for row in cells)]
         return [cols[k] for k in keep], [[row[k] for k in keep] for row in cells]
 
     digits, layout, note = fit(out.width, lambda layout: [(*table(layout), False)], [True, False])

@@ -24,13 +24,20 @@ def eval_text(report, show_file: bool = False, out=None) -> None:
         title = f"{o.name} = {value}   ({report.mode} mode)" if "\n" not in value else \
             f"{o.name} =   ({report.mode} mode)\n{value}"
         cols = [Col("input"), Col("value", right=True), Col(f"d({o.name})/d(input)", right=True)]
-        rows = [[name, block(report.point[name]), block(g)] for name, g in o.grad.items()]
+        rows = [[name, _cell(block(report.point[name])), _cell(block(g))] for name, g in o.grad.items()]
         if fits(cols, rows, out.width, boxed=out.rich):
             out.table(cols, rows, title=title, boxed=out.rich)
             continue
         out.print(title)      # too wide for the terminal: each value under its name instead
-        for name, value, grad in rows:
+        for name, g in o.grad.items():
             out.print([Styled(name, "bold"), " ="])
-            out.print(value)
+            out.print(block(report.point[name]))
             out.print([Styled(f"d({o.name})/d({name})", "bold"), " ="])
-            out.print(grad)
+            out.print(block(g))
+
+
+def _cell(text: str) -> str:
+    """A tensor's lines padded to one width, so that a right-aligned column keeps its columns."""
+    lines = text.split("\n")
+    width = max(map(len, lines))
+    return "\n".join(line.ljust(width) for line in lines)

@@ -215,4 +215,6 @@ def _self_test(exercises, limits, fmt, output) -> int:
         out.print(Styled(f"{len(rows) - len(bad)} of {len(rows)} checks passed", "red" if bad else "green"))
         if output:
             emit(out.text(), output)
+    if output:
+        click.echo(f"{len(rows) - len(bad)} of {len(rows)} checks passed: wrote {output}")
     return 1 if bad else 0

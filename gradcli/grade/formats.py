@@ -159,7 +159,8 @@ def _inside(folder: str | None):
 # ---------------------------------------------------------------- JUnit
 
 def junit(book: Gradebook) -> str:
-    """One testsuite per (student,) exercise, one testcase per item, feedback in <failure>."""
+    """One testsuite per (student,) exercise, one testcase per item, feedback in <failure>; an
+    answer that could not be graded at all says why in its first testcase only."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name="gradcli grade")
@@ -169,6 +170,7 @@ def junit(book: Gradebook) -> str:
             prefix = "" if book.single else f"{s.id}/"
             suite = ET.SubElement(root, "testsuite", name=clean_name(prefix + e.id))
             n = f = skipped = 0
+            said = None         # the testcase that says why an ungradable answer was not graded
             for t, label in zip(e.tasks, task_labels(e)):
                 for i in t.items:
                     n += 1
@@ -179,10 +181,15 @@ def junit(book: Gradebook) -> str:
                         ET.SubElement(case, "skipped", message=clean(f"graded in {i.graded_in}"))
                     elif not i.passed:
                         f += 1
-                        first = i.feedback.splitlines()[0] if i.feedback else "failed"
+                        feedback = i.feedback
+                        if e.error is not None and said is not None:
+                            feedback = f"not graded: the answer could not be graded (see {said})"
+                        elif e.error is not None:
+                            said = f"{e.id}.{label}"
+                        first = feedback.splitlines()[0] if feedback else "failed"
                         fail = ET.SubElement(case, "failure", message=clean_name(first),
                                              type=clean_name(i.note or "wrong"))
-                        fail.text = clean(i.feedback)
+                        fail.text = clean(feedback)
             if e.found:
                 ET.SubElement(suite, "system-out").text = clean(e.found)
             suite.set("tests", str(n))
