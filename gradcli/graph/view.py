@@ -242,7 +242,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
         if live[node.id]:
             a = adj[node.id]
             adjoint = np.zeros(shape) if a is None else a
-            adjoint = adjoint[()] if np.ndim(adjoint) == 0 else adjoint
+            adjoint = np.asarray(adjoint)[()] if np.ndim(adjoint) == 0 else adjoint
             tangents = {}
             for x, tan in tans.items():
                 t = tan[node.id]

@@ -481,7 +481,7 @@ def bind(program: Program, at=(), seed: int = 0) -> dict:
                                 hint=f"give one with --at {node.name}=VALUE, or a default: "
                                      f"input {node.name} = VALUE")
         value = np.asarray(value, dtype=float)
-        point[nid] = value[()] if value.ndim == 0 else value
+        point[nid] = float(value) if value.ndim == 0 else value
     return point
 
 
