@@ -369,8 +369,9 @@ def backward_source(low: Lower, output: int, live, unit: bool = False) -> str:
     """`backward(V, seed)`: V the values, seed the output's adjoint (`unit`: it is 1.0)."""
     lines, names = low.backward_lines(output, live, UNIT if unit else "seed")
     body = "\n".join(f"    {t} = {e}" for t, e, _ in lines)
-    return "\n".join([f"def backward(V, seed{_locals(body)}):", *_loads(body, len(low.nodes)), body,
-                      f"    return {_listing(names)}", ""])
+    ret = f"    return {_listing(names)}"
+    return "\n".join([f"def backward(V, seed{_locals(body)}):", *_loads(body + ret, len(low.nodes)), body,
+                      ret, ""])
 
 
 def tangent_source(low: Lower, seeded, stop) -> str:
@@ -378,8 +379,9 @@ def tangent_source(low: Lower, seeded, stop) -> str:
     lines, names = low.tangent_lines(seeded, stop)
     body = "\n".join(f"    {t} = {e}" for t, e, _ in lines)
     head = [f"    t{x} = T[{j}]" for j, x in enumerate(seeded)]
-    return "\n".join([f"def tangents(V, T{_locals(body)}):", *_loads(body, len(low.nodes)), *head, body,
-                      f"    return {_listing(names)}", ""])
+    ret = f"    return {_listing(names)}"
+    return "\n".join([f"def tangents(V, T{_locals(body)}):", *_loads(body + ret, len(low.nodes)), *head, body,
+                      ret, ""])
 
 
 # ---------------------------------------------------------------- caches
