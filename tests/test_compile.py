@@ -262,9 +262,9 @@ def _fresh(text="input x = 0.3\ninput y = 2\no = sin(x) * y + exp(y / 7)\n"):
     return program_of(text)
 
 
-def test_one_shot_eval_compiles_nothing():
+def test_one_shot_eval_compiles_nothing(policy):
     """The default policy: one evaluation never pays for compiling, nor for looking in a cache."""
-    assert jit.POLICY == "auto"
+    policy("auto")
     program = _fresh("input x = 0.3\ninput y = 2\no = sin(x) * y + exp(y / 11)\n")
     before = dict(jit.STATS)
     evaluate(program, bind(program), list(program.inputs))
@@ -272,8 +272,8 @@ def test_one_shot_eval_compiles_nothing():
     assert "_signature" not in program.__dict__
 
 
-def test_a_kernel_compiles_at_its_threshold_and_is_reused():
-    assert jit.POLICY == "auto"
+def test_a_kernel_compiles_at_its_threshold_and_is_reused(policy):
+    policy("auto")
     program = _fresh("input x = 0.3\ninput y = 2\no = sin(x) * y + exp(y / 13)\n")
     point = bind(program)
     before = jit.STATS["compiled"]
@@ -304,7 +304,7 @@ def test_a_kernel_on_disk_is_loaded_by_another_process(tmp_path):
             engine.backward(program, vals, program.outputs[0])
         print(jit.STATS["compiled"], jit.STATS["loaded"], vals.compiled)
     """)
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), GRADCLI_COMPILE="auto")
     run = lambda n: subprocess.run([sys.executable, "-c", script, str(n)], env=env, capture_output=True,  # noqa: E731
                                    text=True, check=True).stdout.split()
     assert run(jit.THRESHOLD_SCALAR + 1) == ["2", "0", "True"]          # forward and reverse compiled

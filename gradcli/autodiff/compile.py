@@ -247,10 +247,10 @@ class Lower:
         return f"op_{op.name}_jvp{k}({', '.join([t, f'v{i}'] + names + params)})"
 
     # ------------------------------------------------------------ the three kernels
-    def forward_lines(self) -> list[tuple[str, str, int]]:
-        """(target, expression, node id) per node: the values, in order."""
+    def forward_lines(self, stop: int | None = None) -> list[tuple[str, str, int]]:
+        """(target, expression, node id) per node: the values, in order (up to node `stop`)."""
         out = []
-        for node in self.nodes:
+        for node in self.nodes if stop is None else self.nodes[: stop + 1]:
             i = node.id
             if node.kind == "op":
                 out.append((f"v{i}", self.fwd(i), i))
@@ -259,8 +259,8 @@ class Lower:
     def backward_lines(self, output: int, live, seed: str = "seed", alias: bool = True):
         """seed: the output's adjoint, a name or UNIT (1.0, floats only: every product with it
         is left out)."""
-        """(target, expression, node id) per contribution, and per node the name holding its
-        adjoint (None: no adjoint, UNIT: 1.0).
+        """(target, expression, node id, argument) per contribution, and per node the name
+        holding its adjoint (None: no adjoint, UNIT: 1.0).
 
         Mirrors engine.backward: nodes from the output down, each live, differentiable
         argument's contribution added to its adjoint in argument order.  `alias`: an adjoint
@@ -281,17 +281,17 @@ class Lower:
                     continue
                 c = self.vjp(i, k, g)
                 if name[a] is not None:
-                    out.append((f"g{a}", f"{name[a]} + {_paren(c)}", i))
+                    out.append((f"g{a}", f"{name[a]} + {_paren(c)}", i, k))
                     name[a] = f"g{a}"
                 elif alias and (c == g or _BARE.fullmatch(c)):   # a name or 1.0: no copy
                     name[a] = c
                 else:
-                    out.append((f"g{a}", c, i))
+                    out.append((f"g{a}", c, i, k))
                     name[a] = f"g{a}"
         return out, name
 
     def tangent_lines(self, seeded, stop, alias: bool = True):
-        """(target, expression, node id) per contribution of forward mode from the seeded
+        """(target, expression, node id, argument) per contribution of forward mode from the seeded
         nodes (their tangents are `t<id>`), up to node `stop`, and per node the name holding
         its tangent (None: none), as engine.tangents computes them."""
         nodes = self.nodes
@@ -306,16 +306,16 @@ class Lower:
             if stop is not None and i > stop:
                 break
             op = node.op
-            parts = [self.jvp(i, k, name[a]) for k, a in enumerate(node.args)
+            parts = [(self.jvp(i, k, name[a]), k) for k, a in enumerate(node.args)
                      if name[a] is not None and op.differentiable(k)]
             if not parts:
                 continue
-            if alias and len(parts) == 1 and re.fullmatch(r"t\d+", parts[0]):
-                name[i] = parts[0]
+            if alias and len(parts) == 1 and re.fullmatch(r"t\d+", parts[0][0]):
+                name[i] = parts[0][0]
                 continue
-            out.append((f"t{i}", parts[0], i))
-            for c in parts[1:]:
-                out.append((f"t{i}", f"t{i} + {_paren(c)}", i))
+            out.append((f"t{i}", parts[0][0], i, parts[0][1]))
+            for c, k in parts[1:]:
+                out.append((f"t{i}", f"t{i} + {_paren(c)}", i, k))
             name[i] = f"t{i}"
         return out, name
 
@@ -368,7 +368,7 @@ def forward_source(low: Lower) -> str:
 def backward_source(low: Lower, output: int, live, unit: bool = False) -> str:
     """`backward(V, seed)`: V the values, seed the output's adjoint (`unit`: it is 1.0)."""
     lines, names = low.backward_lines(output, live, UNIT if unit else "seed")
-    body = "\n".join(f"    {t} = {e}" for t, e, _ in lines)
+    body = "\n".join(f"    {t} = {e}" for t, e, *_ in lines)
     ret = f"    return {_listing(names)}"
     return "\n".join([f"def backward(V, seed{_locals(body)}):", *_loads(body + ret, len(low.nodes)), body,
                       ret, ""])
@@ -377,7 +377,7 @@ def backward_source(low: Lower, output: int, live, unit: bool = False) -> str:
 def tangent_source(low: Lower, seeded, stop) -> str:
     """`tangents(V, T)`: V the values, T the seeded nodes' tangents (in `seeded` order)."""
     lines, names = low.tangent_lines(seeded, stop)
-    body = "\n".join(f"    {t} = {e}" for t, e, _ in lines)
+    body = "\n".join(f"    {t} = {e}" for t, e, *_ in lines)
     head = [f"    t{x} = T[{j}]" for j, x in enumerate(seeded)]
     ret = f"    return {_listing(names)}"
     return "\n".join([f"def tangents(V, T{_locals(body)}):", *_loads(body + ret, len(low.nodes)), *head, body,

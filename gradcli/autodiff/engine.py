@@ -56,14 +56,29 @@ def apply_op(op: Op, args, params=(), nb: int = 0):
         raise ShapeError("the result does not fit in memory") from None
 
 
+def _np(x):
+    """A Python float as numpy's: the op table's numpy rules want 1/0 = inf, not an exception."""
+    return np.float64(x) if type(x) is float else x
+
+
 def local_partial(op: Op, k: int, ans, args):
     """The local partial of an elementwise op w.r.t. argument k (number or array)."""
     p = op.partials[k]
-    return p(ans, *args) if callable(p) else p
+    return p(_np(ans), *map(_np, args)) if callable(p) else p
 
 
 def vjp(op: Op, k, g, ans, args, params=(), nb=0):
     """g's contribution to the adjoint of argument k of one op (shaped like that argument)."""
+    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb)
+
+
+def jvp(op: Op, k, t, ans, args, params=(), nb=0):
+    """The contribution of argument k's tangent t to the op's tangent (shaped like the op)."""
+    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb)
+
+
+def _vjp(op: Op, k, g, ans, args, params=(), nb=0):
+    """vjp on values that are numpy's already (the interpreter's loops)."""
     if op.elementwise:
         shape = np.shape(args[k])
         if nb and len(args) > 1:
@@ -79,8 +94,7 @@ def vjp(op: Op, k, g, ans, args, params=(), nb=0):
     return c
 
 
-def jvp(op: Op, k, t, ans, args, params=(), nb=0):
-    """The contribution of argument k's tangent t to the op's tangent (shaped like the op)."""
+def _jvp(op: Op, k, t, ans, args, params=(), nb=0):
     if op.elementwise:
         if nb and len(args) > 1:
             args = _align(args)
@@ -495,7 +509,7 @@ def _rule(op, k, params, vals, i, args, scalar):
         return ONE if p == 1 else NEG if p == -1 else (lambda g, ans, *a: g * p)
     if op.elementwise and same:
         return lambda g, ans, *a: g * p(ans, *a)
-    return lambda g, ans, *a: vjp(op, k, g, ans, a, params, 0)
+    return lambda g, ans, *a: _vjp(op, k, g, ans, a, params, 0)
 
 
 def _backward_loop(steps, vals, adj):
@@ -614,7 +628,7 @@ def _backward_batch(p, vals, output, seed, nb, live):
                     continue
                 if argvals is None:
                     argvals = [vals[x] for x in args]
-                c = vjp(op, k, g, vals[i], argvals, params, nb)
+                c = _vjp(op, k, g, vals[i], argvals, params, nb)
                 adj[a] = c if adj[a] is None else adj[a] + c
     return adj
 
@@ -676,7 +690,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
                     continue
                 if argvals is None:
                     argvals = [vals[x] for x in args]
-                c = jvp(op, k, t, vals[i], argvals, params, nb)
+                c = _jvp(op, k, t, vals[i], argvals, params, nb)
                 total = c if total is None else total + c
             tan[i] = total
     return tan
@@ -729,8 +743,8 @@ def local_jacobian(program, vals, u: int, v: int, nb: int = 0, max_columns: int 
     slots = [k for k, a in enumerate(args) if a == v and op.differentiable(k)]
     if not slots:
         return None
-    argvals = [vals[a] for a in args]
-    ans = vals[u]
+    argvals = [_np(vals[a]) for a in args]
+    ans = _np(vals[u])
     with np.errstate(all="ignore"):
         if op.elementwise:
             aligned = _align(argvals) if nb and len(argvals) > 1 else argvals

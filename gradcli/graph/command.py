@@ -8,7 +8,7 @@ import click
 
 from ..options import AT, SEED, each_file, json_text
 
-FORMATS = ["text", "json", "dot", "mermaid", "svg", "png"]
+FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "python"]
 
 
 @click.command("graph")
@@ -34,7 +34,8 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
     Text lists the nodes in topological order, like a jaxpr, then the edges with
     the op table's formula for the local partial and its value.  --paths shows
     reverse mode as a sum over paths.  dot, mermaid, svg and png draw the same
-    graph (svg and png need Graphviz's `dot` program).
+    graph (svg and png need Graphviz's `dot` program).  python prints the forward
+    and reverse code the engine compiles, runnable, the file's names as comments.
     """
     from . import render as gr
     from . import view
@@ -64,6 +65,10 @@ def graph(files, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
                 body = json_text(files, reports, gr.to_json)
             elif fmt == "dot":
                 body = "".join(gr.dot(r) for r in reports)
+            elif fmt == "python":
+                from . import python
+
+                body = "\n\n".join(python.render(r) for r in reports)
             else:
                 body = "\n".join(gr.mermaid(r) for r in reports)
             _write_text(body, output)

@@ -115,6 +115,7 @@ class GraphView:
     claims: list[ClaimRow]
     paths: list[PathReport] = field(default_factory=list)
     vals: list = field(default=None, repr=False)     # the engine's values, for paths()
+    program: object = field(default=None, repr=False)  # for --format python
 
     @property
     def scalar(self) -> bool:
@@ -275,7 +276,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     gv = GraphView(file or program.source.name,
                    {nodes[i].name: point[i] for i in program.inputs},
                    nodes[out].name, out, mode, [nodes[x].name for x in wrt], rows, edges, [],
-                   vals=vals)
+                   vals=vals, program=program)
     _attach_claims(program, vals, gv)
     return gv
 
