@@ -309,6 +309,14 @@ class Builder:
 
     # ------------------------------------------------------------ statements
     def build(self, statements) -> Program:
+        self.begin(statements)
+        for st in statements:
+            self.statement(st)
+        return self.finish()
+
+    def begin(self, statements) -> None:
+        """What lowering needs from the whole file first: the names it assigns (generated
+        names skip them) and its defs (callable before their line)."""
         src = self.source
         if not statements:
             raise GradError("empty file: nothing to evaluate", src, 0,
@@ -327,78 +335,88 @@ class Builder:
                 if len(set(params)) != len(params):
                     raise self.error("a def's parameters must have different names", st[1], st[2])
                 self.defs[name[0]] = (params, st[5], st)
-        inputs, defaults, domains, outputs = [], {}, {}, []
-        last_assign = None
-        claims = []
-        for st in statements:
-            kind = st[0]
-            if kind == "input":
-                name, domain, default = st[3], st[4], st[5]
-                value = None if default is None else self.constant(default, "an input's default")
-                nid = self.add("input", name[0], start=st[1], end=st[2])
-                self.define(name, st[1], st[2], nid)
-                inputs.append(nid)
-                if value is not None:
-                    defaults[nid] = value
-                if domain is not None:
-                    lo = self.constant(domain[0], "the domain's lower end")
-                    hi = self.constant(domain[1], "the domain's upper end")
-                    span = (domain[0][1], domain[1][2])
-                    try:
-                        shape = np.broadcast_shapes(np.shape(lo), np.shape(hi), np.shape(value))
-                    except ValueError:
-                        raise self.error("the domain's ends do not fit the input's shape "
-                                         f"{np.shape(value)}", *span) from None
-                    if value is not None and shape != np.shape(value):
-                        raise self.error(f"the domain's ends do not fit the input's shape {np.shape(value)}",
-                                         *span)
-                    if not np.all(np.asarray(lo) < np.asarray(hi)):
-                        raise self.error("the domain (LO, HI) needs LO < HI", *span)
-                    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-                        raise self.error("the domain (LO, HI) must be finite", *span)
-                    domains[nid] = (lo, hi)
-            elif kind == "const":
-                value = self.constant(st[4], "a const")
-                self.define(st[3], st[1], st[2], Const(value, st[1], st[2], st[3][0]))
-            elif kind == "assign":
-                mark = len(self.nodes)
-                item = self.lower(st[4])
-                name = st[3][0]
-                if isinstance(item, Const):
-                    item = Const(item.value, st[1], st[2], name)
-                    item = self.node_of(item)
-                elif item >= mark and self.nodes[item].generated:
-                    node = self.nodes[item]
-                    node.name, node.generated = name, False
-                else:
-                    item = self.add("op", name, OPS["id"], (item,), start=st[1], end=st[2])
-                self.define(st[3], st[1], st[2], item)
-                last_assign = item
-            elif kind == "output":
-                for name in st[3]:
-                    nid = self.names.get(name[0])
-                    if nid is None:
-                        raise self.error(f"output '{name[0]}' is not defined", name[1], name[2],
-                                         hint=did_you_mean(name[0], self.names))
-                    if isinstance(nid, Const) or self.nodes[nid].kind == "const":
-                        raise self.error(f"output '{name[0]}' is a constant: nothing to differentiate",
-                                         name[1], name[2])
-                    if nid not in outputs:
-                        outputs.append(nid)
-            elif kind in ("claim_total", "claim_partial"):
-                claims.append(st)
-        if not inputs:
+        self.inputs, self.defaults, self.domains, self.outputs = [], {}, {}, []
+        self.last_assign = None
+        self.claims = []
+
+    def statement(self, st) -> None:
+        """One statement, in file order (claims are kept for finish())."""
+        kind = st[0]
+        if kind == "input":
+            name, domain, default = st[3], st[4], st[5]
+            value = None if default is None else self.constant(default, "an input's default")
+            nid = self.add("input", name[0], start=st[1], end=st[2])
+            self.define(name, st[1], st[2], nid)
+            self.inputs.append(nid)
+            if value is not None:
+                self.defaults[nid] = value
+            if domain is not None:
+                lo = self.constant(domain[0], "the domain's lower end")
+                hi = self.constant(domain[1], "the domain's upper end")
+                span = (domain[0][1], domain[1][2])
+                try:
+                    shape = np.broadcast_shapes(np.shape(lo), np.shape(hi), np.shape(value))
+                except ValueError:
+                    raise self.error("the domain's ends do not fit the input's shape "
+                                     f"{np.shape(value)}", *span) from None
+                if value is not None and shape != np.shape(value):
+                    raise self.error(f"the domain's ends do not fit the input's shape {np.shape(value)}",
+                                     *span)
+                if not np.all(np.asarray(lo) < np.asarray(hi)):
+                    raise self.error("the domain (LO, HI) needs LO < HI", *span)
+                if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+                    raise self.error("the domain (LO, HI) must be finite", *span)
+                self.domains[nid] = (lo, hi)
+        elif kind == "const":
+            value = self.constant(st[4], "a const")
+            self.define(st[3], st[1], st[2], Const(value, st[1], st[2], st[3][0]))
+        elif kind == "assign":
+            mark = len(self.nodes)
+            self.assign(st[3], st[1], st[2], self.lower(st[4]), mark)
+        elif kind == "output":
+            for name in st[3]:
+                nid = self.names.get(name[0])
+                if nid is None:
+                    raise self.error(f"output '{name[0]}' is not defined", name[1], name[2],
+                                     hint=did_you_mean(name[0], self.names))
+                if isinstance(nid, Const) or self.nodes[nid].kind == "const":
+                    raise self.error(f"output '{name[0]}' is a constant: nothing to differentiate",
+                                     name[1], name[2])
+                if nid not in self.outputs:
+                    self.outputs.append(nid)
+        elif kind in ("claim_total", "claim_partial"):
+            self.claims.append(st)
+
+    def assign(self, name, start, end, item, mark) -> None:
+        """`name = EXPR` once EXPR is lowered to `item` (nodes from `mark` on are its own)."""
+        text = name[0]
+        if isinstance(item, Const):
+            item = Const(item.value, start, end, text)
+            item = self.node_of(item)
+        elif item >= mark and self.nodes[item].generated:
+            node = self.nodes[item]
+            node.name, node.generated = text, False
+        else:
+            item = self.add("op", text, OPS["id"], (item,), start=start, end=end)
+        self.define(name, start, end, item)
+        self.last_assign = item
+
+    def finish(self) -> Program:
+        src = self.source
+        if not self.inputs:
             raise GradError("nothing to differentiate: the file declares no input", src, 0,
                             hint="declare one with `input x = 1`")
+        outputs = self.outputs
         if not outputs:
-            if last_assign is None:
+            if self.last_assign is None:
                 raise GradError("nothing to differentiate: the file assigns no node", src, 0,
                                 hint="add a node such as `y = x*x`")
-            outputs = [last_assign]
+            outputs = [self.last_assign]
         names = {k: v for k, v in self.names.items() if not isinstance(v, Const)}
         names.update(self.materialised)  # named constants that some op uses
-        program = Program(src, self.nodes, len(self.nodes), names, inputs, outputs, defaults, domains)
-        for st in claims:
+        program = Program(src, self.nodes, len(self.nodes), names, self.inputs, outputs, self.defaults,
+                          self.domains)
+        for st in self.claims:
             program.claims.append(self.claim(st, program))
         return program
 
