@@ -170,26 +170,28 @@ class Values(list):
 class Plan:
     """What the loops need from a program, computed once in one walk over its nodes.
 
-    steps: (id, op, args, params) per op node; fast: the same for the single-point
-    forward loop, with the op's function bound: (id, f, a, b), b = -1 for a unary op,
-    -2 when a is a tuple of arguments; live: the node depends on an input.
+    The single-point forward loop runs over four parallel lists (a large file has millions
+    of nodes: no tuple per node is kept): `ids`, `fns` (the op's function, its params
+    bound), `a`, `b` (argument ids; b = -1 for a unary op, -2 when a is a tuple of
+    arguments); `steps()` yields (id, op, args, params) per op node from the nodes
+    themselves; `live[i]`: node i depends on an input.
     """
 
     def __init__(self, program):
-        nodes = program.nodes
+        nodes = self.nodes = program.nodes
         live = [False] * len(nodes)
         for i in program.inputs:
             live[i] = True
-        steps, fast, consts = [], [], []
+        ids, fns, first, second, consts = [], [], [], [], []
         self.stacks = False        # a tensor literal of nodes: scalars can make a vector
         for n in nodes:
-            if n.kind == "const":
+            kind = n.kind
+            if kind == "const":
                 consts.append((n.id, n.value))
                 continue
-            if n.kind != "op":
+            if kind != "op":
                 continue
             i, op, args, params = n.id, n.op, n.args, n.params
-            steps.append((i, op, args, params))
             if op.arity < 0:
                 self.stacks = True
             for a in args:
@@ -199,20 +201,37 @@ class Plan:
             f = op.fwd
             if params:
                 f = (lambda fn, p: (lambda *a: fn(*a, *p)))(f, params)
+            ids.append(i)
+            fns.append(f)
             if len(args) == 1:
-                fast.append((i, f, args[0], -1))
+                first.append(args[0])
+                second.append(-1)
             elif len(args) == 2:
-                fast.append((i, f, args[0], args[1]))
+                first.append(args[0])
+                second.append(args[1])
             else:
-                fast.append((i, f, args, -2))
-        self.steps, self.fast, self.consts, self.live = steps, fast, consts, live
+                first.append(args)
+                second.append(-2)
+        self.ids, self.fns, self.first, self.second = ids, fns, first, second
+        self.consts, self.live = consts, live
         # every value is a float when the inputs are: constants are, no literal stacks them
         self.scalar_ok = not self.stacks and all(np.ndim(v) == 0 for _, v in consts)
         self.scalar_consts = [(i, float(v)) for i, v in consts] if self.scalar_ok else None
         self.const_values = [v for _, v in consts]
         self.scalar_const_values = [v for _, v in self.scalar_consts] if self.scalar_ok else None
-        self._scalar_fast = None
+        self._scalar_fns = None
         self.entries: dict = {}    # shape key -> Entry
+
+    def steps(self):
+        """(id, op, args, params) of each op node, in order."""
+        return ((n.id, n.op, n.args, n.params) for n in self.nodes if n.kind == "op")
+
+    def steps_reversed(self):
+        return ((n.id, n.op, n.args, n.params) for n in reversed(self.nodes) if n.kind == "op")
+
+    def fast(self):
+        """(id, f, a, b) of each op node, in order: the forward loop's."""
+        return zip(self.ids, self.fns, self.first, self.second)
 
     def entry(self, key) -> "Entry":
         e = self.entries.get(key)
@@ -221,15 +240,12 @@ class Plan:
         return e
 
     def scalar_fast(self):
-        """The forward steps on floats: (id, f, a, b) as `fast`, f from the templates."""
-        if self._scalar_fast is None:
-            out = []
-            for (i, f, a, b), (_, op, _, _) in zip(self.fast, self.steps):
-                if op.elementwise:
-                    f = scalar_rules(op)[0]
-                out.append((i, f, a, b))
-            self._scalar_fast = out
-        return self._scalar_fast
+        """As fast(), the elementwise ops' functions on floats (made from the templates)."""
+        if self._scalar_fns is None:
+            nodes = self.nodes
+            self._scalar_fns = [scalar_rules(nodes[i].op)[0] if nodes[i].op.elementwise else f
+                                for i, f in zip(self.ids, self.fns)]
+        return zip(self.ids, self._scalar_fns, self.first, self.second)
 
 
 class Entry:
@@ -370,7 +386,7 @@ def _forward_numpy(program, p, vals):
     i = -1
     with np.errstate(all="ignore"):
         try:
-            for i, f, a, b in p.fast:
+            for i, f, a, b in p.fast():
                 if b == -1:
                     vals[i] = f(vals[a])
                 elif b >= 0:
@@ -394,7 +410,7 @@ def _forward_batch(program, point, nb, guard):
     i = -1
     with np.errstate(all="ignore"):
         try:
-            for i, op, args, params in p.steps:
+            for i, op, args, params in p.steps():
                 argvals = [vals[a] for a in args]
                 if guard is not None:
                     guard(i, op, argvals)
@@ -483,7 +499,7 @@ def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
         return steps
     steps = []
     append = steps.append
-    for i, op, args, params in reversed(p.steps):
+    for i, op, args, params in p.steps_reversed():
         rules = [_rule(op, k, params, vals, i, args, scalar) for k in range(len(args))]
         if len(args) == 1:
             a = args[0]
@@ -616,7 +632,7 @@ def _backward_batch(p, vals, output, seed, nb, live):
     adj: list = [None] * len(vals)
     adj[output] = np.ones_like(vals[output]) if seed is None else seed
     with np.errstate(all="ignore"):
-        for i, op, args, params in reversed(p.steps):
+        for i, op, args, params in p.steps_reversed():
             if i > output:
                 continue
             g = adj[i]
@@ -640,7 +656,7 @@ def _live_from(program, wrt):
         live = [False] * len(program.nodes)
         for i in key:
             live[i] = True
-        for i, op, args, _ in plan(program).steps:
+        for i, op, args, _ in plan(program).steps():
             if any(live[a] for a in args):
                 live[i] = True
         cache[key] = live
@@ -679,7 +695,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
         tan[i] = t
     vals = _numpy_values(vals)
     with np.errstate(all="ignore"):
-        for i, op, args, params in p.steps:
+        for i, op, args, params in p.steps():
             if stop is not None and i > stop:
                 break
             total = None
@@ -701,7 +717,7 @@ def _tangents_scalar(p, vals, seeds, stop, n):
     tan: list = [None] * n
     for i, t in seeds.items():
         tan[i] = float(t)
-    for i, op, args, params in p.steps:
+    for i, op, args, params in p.steps():
         if stop is not None and i > stop:
             break
         total = None

@@ -24,13 +24,84 @@ MAX_NODES = 2_000_000
 
 
 class Node:
-    __slots__ = ("id", "name", "kind", "op", "args", "params", "start", "end", "value", "generated")
+    """One node: `id`, `name` (the file's, or a generated `_N`), `kind` (input, const, op),
+    `op` and its `args` (node ids) and `params`, the source span `start`-`end`, a const's
+    `value`, and whether the name was `generated`.
+
+    Stored lean, as a large file has millions of them: the arguments in two slots rather
+    than a tuple, the span as one packed int, a generated name as its number N."""
+
+    __slots__ = ("id", "_name", "kind", "op", "_a", "_b", "params", "_span", "value")
 
     def __init__(self, id, name, kind, op=None, args=(), params=(), start=0, end=0,
                  value=None, generated=False):
-        self.id, self.name, self.kind, self.op = id, name, kind, op
-        self.args, self.params, self.start, self.end = args, params, start, end
-        self.value, self.generated = value, generated
+        self.id, self.kind, self.op, self.params, self.value = id, kind, op, params, value
+        self.args = args
+        self._span = start << 32 | end
+        if generated and type(name) is str and name[1:].isdigit() and name[1:2] != "0":
+            name = int(name[1:])
+        self._name = name                  # a str, or N for the generated name _N
+
+    @property
+    def name(self) -> str:
+        n = self._name
+        return n if type(n) is str else f"_{n}"
+
+    @name.setter
+    def name(self, value: str):
+        self._name = value
+
+    @property
+    def generated(self) -> bool:
+        return type(self._name) is int
+
+    @generated.setter
+    def generated(self, value: bool):
+        if value != self.generated:
+            if value:
+                raise ValueError("a node's name becomes generated only when it is made")
+            self._name = self.name
+
+    @property
+    def args(self) -> tuple:
+        a = self._a
+        if a is None:
+            return ()
+        if type(a) is tuple:
+            return a
+        b = self._b
+        return (a,) if b is None else (a, b)
+
+    @args.setter
+    def args(self, args):
+        n = len(args)
+        self._a, self._b = (args[0], None) if n == 1 else (args[0], args[1]) if n == 2 else \
+            (None, None) if n == 0 else (tuple(args), None)
+
+    @property
+    def start(self) -> int:
+        return self._span >> 32
+
+    @start.setter
+    def start(self, value: int):
+        self._span = value << 32 | (self._span & 0xFFFFFFFF)
+
+    @property
+    def end(self) -> int:
+        return self._span & 0xFFFFFFFF
+
+    @end.setter
+    def end(self, value: int):
+        self._span = (self._span >> 32) << 32 | value
+
+    @classmethod
+    def generated_op(cls, id: int, number: int, op, a, b, start: int, end: int) -> "Node":
+        """Node(id, number, "op", op, args, (), start, end) faster: args (a,) if b is None
+        else (a, b) (the parser's hot path)."""
+        node = cls.__new__(cls)
+        node.id, node._name, node.kind, node.op, node._a, node._b = id, number, "op", op, a, b
+        node.params, node._span, node.value = (), start << 32 | end, None
+        return node
 
     def __repr__(self):  # pragma: no cover - debugging aid
         what = self.op.name if self.op else self.kind
@@ -107,12 +178,12 @@ class Builder:
     def error(self, message, start, end=None, hint=None):
         return GradError(message, self.source, start, end, hint)
 
-    def gensym(self) -> str:
+    def gensym(self) -> int:
+        """N of the next generated name _N that the file does not use itself."""
         while True:
             self.counter += 1
-            name = f"_{self.counter}"
-            if name not in self.taken:
-                return name
+            if f"_{self.counter}" not in self.taken:
+                return self.counter
 
     def add(self, kind, name=None, op=None, args=(), params=(), start=0, end=0, value=None):
         if len(self.nodes) >= MAX_NODES:
@@ -120,7 +191,7 @@ class Builder:
                              hint="a def that calls itself through others expands exponentially")
         nid = len(self.nodes)
         if name is None:
-            self.nodes.append(Node(nid, self.gensym(), kind, op, args, params, start, end, value, True))
+            self.nodes.append(Node(nid, self.gensym(), kind, op, args, params, start, end, value))
         else:
             self.nodes.append(Node(nid, name, kind, op, args, params, start, end, value, False))
         return nid
@@ -138,7 +209,7 @@ class Builder:
     def define(self, name, start, end, item):
         text = name[0]
         if text in self.names:
-            line, col = self.source.line_col(self.where[text])
+            line, col = self.source.line_col(self.where.get(text, name[1]))
             raise self.error(f"'{text}' is already defined (line {line}, column {col})", name[1], name[2],
                              hint="each name is assigned once; choose a new name")
         self.names[text] = item
@@ -335,6 +406,10 @@ class Builder:
                 if len(set(params)) != len(params):
                     raise self.error("a def's parameters must have different names", st[1], st[2])
                 self.defs[name[0]] = (params, st[5], st)
+        self.reset()
+
+    def reset(self) -> None:
+        """The statements' results so far: none."""
         self.inputs, self.defaults, self.domains, self.outputs = [], {}, {}, []
         self.last_assign = None
         self.claims = []
@@ -394,8 +469,7 @@ class Builder:
             item = Const(item.value, start, end, text)
             item = self.node_of(item)
         elif item >= mark and self.nodes[item].generated:
-            node = self.nodes[item]
-            node.name, node.generated = text, False
+            self.nodes[item].name = text
         else:
             item = self.add("op", text, OPS["id"], (item,), start=start, end=end)
         self.define(name, start, end, item)
@@ -517,10 +591,14 @@ def no_gc():
 
 
 def build(source: Source, seed: int = 0) -> Program:
+    """The program of a file: the one-pass fast path (language/fast.py) where it can promise
+    the same result, else parse then build (which also reports every error)."""
+    from . import fast
+
     with no_gc():
-        program = Builder(source, seed).build(parse(source))
-        from ..autodiff.engine import plan
-        plan(program)
+        program = fast.build(source, seed)
+        if program is None:
+            program = Builder(source, seed).build(parse(source))
     return program
 
 
