@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
 from gradcli.errors import GradError, Source
 from gradcli.language import fast
@@ -33,7 +33,7 @@ def assert_same(a, b):
             assert getattr(x, field) == getattr(y, field), (field, x, y)
         assert (x.value is None) == (y.value is None)
         if x.value is not None:
-            assert np.array_equal(x.value, y.value) and np.shape(x.value) == np.shape(y.value)
+            assert np.array_equal(x.value, y.value, equal_nan=True) and np.shape(x.value) == np.shape(y.value)
     assert a.n_main == b.n_main and a.names == b.names
     assert a.inputs == b.inputs and a.outputs == b.outputs
     assert repr(a.defaults) == repr(b.defaults) and repr(a.domains) == repr(b.domains)
@@ -148,6 +148,7 @@ def programs(draw):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=programs())
+@example(text="input x = 0.5\nn3 = sin(2.5e2)**0.5 * x\n").via("a NaN constant")
 def test_random_programs_build_alike(text):
     built = compare(text)
     event("fast" if built else "exact")
