@@ -365,6 +365,36 @@ def forward_source(low: Lower) -> str:
                       f"    return {_listing(f'v{i}' for i in range(len(low.nodes)))}", ""])
 
 
+def value_source(low: Lower, node: int) -> str:
+    """`value(X, C)`: node's value alone, each array freed once nothing needs it (a finite
+    difference needs no other value, and a large input's values are large)."""
+    nodes = low.nodes
+    need = [False] * len(nodes)
+    need[node] = True
+    for i in range(node, -1, -1):
+        if need[i]:
+            for a in nodes[i].args:
+                need[a] = True
+    last: dict[int, int] = {}
+    for i in range(node + 1):
+        if need[i]:
+            for a in nodes[i].args:
+                last[a] = i
+    inputs = low.program.inputs
+    consts = [n.id for n in nodes if n.kind == "const"]
+    lines = _unpack("X", {j: f"v{i}" for j, i in enumerate(inputs) if i <= node and need[i]}, len(inputs))
+    lines += _unpack("C", {j: f"v{i}" for j, i in enumerate(consts) if i <= node and need[i]}, len(consts))
+    for target, expr, i in low.forward_lines(stop=node):
+        if not need[i]:
+            continue
+        lines.append(f"    {target} = {expr}")
+        dead = sorted({a for a in nodes[i].args if last.get(a) == i and a != node})
+        if dead and not low.scalar_program:
+            lines.append(f"    del {', '.join(f'v{a}' for a in dead)}")
+    body = "\n".join(lines)
+    return "\n".join([f"def value(X, C{_locals(body)}):", body, f"    return v{node}", ""])
+
+
 def backward_source(low: Lower, output: int, live, unit: bool = False) -> str:
     """`backward(V, seed)`: V the values, seed the output's adjoint (`unit`: it is 1.0)."""
     lines, names = low.backward_lines(output, live, UNIT if unit else "seed")

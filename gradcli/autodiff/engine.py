@@ -371,10 +371,29 @@ def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False) 
     return vals
 
 
+def value(program, point: dict, node: int):
+    """The value of one node at `point` (a single point): what a finite difference needs.
+    Its compiled kernel keeps nothing else, freeing each array once no later node uses it."""
+    p = plan(program)
+    xs, key, scalar = _inputs(program, p, point)
+    entry = p.entry(key)
+    if jit.POLICY != "never":
+        kernel = entry.kernels.made.get(("v", node))
+        if kernel is not None and kernel is not jit._FAILED:
+            out = kernel(xs, p.scalar_const_values if scalar else p.const_values)
+            if out is not None:
+                return out
+    vals = forward(program, point)
+    entry.kernels.get(("v", node), program, key, lambda: _source(program, entry, vals, "v", node))
+    return vals[node]
+
+
 def _source(program, entry, vals, kind, *args):
     low = jit.Lower(program, vals, entry.scalar)
     if kind == "f":
         src = jit.forward_source(low)
+    elif kind == "v":
+        src = jit.value_source(low, *args)
     elif kind == "b":
         src = jit.backward_source(low, *args)
     else:
