@@ -242,16 +242,25 @@ def _sum_axis_back(g, ans, a, axis, nb=0):
     return np.broadcast_to(np.expand_dims(g, _axis(a, axis, nb)), np.shape(a))
 
 
+SMALL = 4096   # a sum's adjoint spread over at most this many elements is a new array, else a view
+
+
+def _spread(shape) -> str:
+    """g (a scalar) over `shape`: np.full is quicker on small arrays, a view costs no memory on large."""
+    return f"np.full({shape}, {{g}})" if int(np.prod(shape)) <= SMALL else f"np.broadcast_to({{g}}, {shape})"
+
+
 def _sum_back(g, ans, a, nb=0):
     if nb == 0:
-        return np.broadcast_to(g, np.shape(a))
+        shape = np.shape(a)
+        return np.full(shape, g) if np.size(a) <= SMALL else np.broadcast_to(g, shape)
     return _expand_to(g, np.shape(a), nb)
 
 
 def _sum_code(shapes, params):
     if not shapes[0]:
         return Code(fwd_np="{0}", vjp=("{g}",), jvp=("{t}",))
-    return Code(fwd_np="np.sum({0})", vjp=(f"np.broadcast_to({{g}}, {shapes[0]})",), jvp=("np.sum({t})",))
+    return Code(fwd_np="{0}.sum()", vjp=(_spread(shapes[0]),), jvp=("{t}.sum()",))
 
 
 def _sum_axis_code(shapes, params):
@@ -266,8 +275,7 @@ def _mean_code(shapes, params):
     n = max(1, int(np.prod(shapes[0])))
     if not shapes[0]:
         return Code(fwd_np="{0} / 1", vjp=("{g} / 1",), jvp=("{t} / 1",))
-    return Code(fwd_np=f"np.sum({{0}}) / {n}", vjp=(f"np.broadcast_to({{g}}, {shapes[0]}) / {n}",),
-                jvp=(f"np.sum({{t}}) / {n}",))
+    return Code(fwd_np=f"{{0}}.sum() / {n}", vjp=(_spread(shapes[0]) + f" / {n}",), jvp=(f"{{t}}.sum() / {n}",))
 
 
 def _transpose_code(shapes, params):
@@ -389,8 +397,8 @@ def _sum_to(x, shape):
 # The interpreter runs them as functions; the compiled code pastes them in.
 _MATMUL_VJP = {
     (2, 2): ("{g} @ {1}.T", "{0}.T @ {g}"),
-    (1, 2): ("{1} @ {g}", "np.outer({0}, {g})"),         # vector @ matrix
-    (2, 1): ("np.outer({g}, {1})", "{0}.T @ {g}"),       # matrix @ vector
+    (1, 2): ("{1} @ {g}", "{0}[:, None] * {g}"),        # vector @ matrix: b's is an outer product
+    (2, 1): ("{g}[:, None] * {1}", "{0}.T @ {g}"),       # matrix @ vector
     (1, 1): ("{g} * {1}", "{g} * {0}"),                  # dot product
 }
 _MATMUL_FAST = {ranks: tuple(eval("lambda g, a, b: " + t.format("a", "b", g="g"), {"np": np})  # noqa: S307
