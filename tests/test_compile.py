@@ -348,3 +348,33 @@ def test_kernels_fall_back_where_math_refuses(policy):
     vals = engine.forward(program, {program.inputs[0]: 0.0})
     assert jit.STATS["fallbacks"] == before + 1 and not vals.compiled
     assert vals[program.outputs[0]] == np.inf
+
+
+def test_a_data_dependent_error_after_compiling_is_the_interpreters(policy):
+    """index() out of range at a later point: the kernel gives up, the interpreter reports it."""
+    program = _fresh("input v = [1, 2, 3]\ninput i = 1\ny = index(v, i) * sum(v)\n")
+    v, i = program.inputs
+    policy("always")
+    engine.forward(program, {v: np.array([1.0, 2, 3]), i: 1.0})
+    assert engine.forward(program, {v: np.array([1.0, 2, 3]), i: 2.0}).compiled
+    messages = []
+    for mode in ("always", "never"):
+        policy(mode)
+        with pytest.raises(GradError) as err:
+            engine.forward(program, {v: np.array([1.0, 2, 3]), i: 7.0})
+        messages.append(err.value.render())
+    assert messages[0] == messages[1] and "index out of range" in messages[0]
+
+
+@pytest.mark.parametrize("name", ["wrong_claim.grad", "matrix_cost.grad", "max_gate.grad",
+                                  "logistic_multiclass.grad"])
+def test_check_reports_are_the_same_on_either_path(name, policy):
+    from gradcli.check import core as check
+    from gradcli.check.render import check_json
+
+    path = EXAMPLES / name
+    reports = []
+    for mode in ("never", "always"):
+        policy(mode)
+        reports.append(check_json(check.run(str(path), random=2)))
+    assert reports[0] == reports[1]
