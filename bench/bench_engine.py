@@ -329,32 +329,34 @@ def bench_b():
 
 
 def bench_l():
-    print("(l) logistic regression L = -sum(y log p + (1-y) log(1-p)), p = sigmoid(X@w + b), X 2000x100")
-    rng = np.random.default_rng(1)
-    X, w = rng.standard_normal((2000, 100)), rng.standard_normal(100) / 10
-    y = (rng.random(2000) < 0.5).astype(float)
-    program = build(Source("logreg", "input X\ninput w\ninput b = 0.1\ninput y\n"
-                                     "p = sigmoid(X @ w + b)\n"
-                                     "L = -sum(y*log(p) + (1 - y)*log(1 - p))\n"))
-    ids = {program.nodes[i].name: i for i in program.inputs}
-    point = {ids["X"]: X, ids["w"]: w, ids["b"]: np.float64(0.1), ids["y"]: y}
+    print("(l) logistic regression L = -sum(y log p + (1-y) log(1-p)), p = sigmoid(X@w + b)")
     from gradcli.autodiff.ops import sigmoid_array
 
-    def floor():   # the same graph's reverse pass by hand (not simplified to p - y)
-        p = sigmoid_array(X @ w + 0.1)
-        q = 1 - y
-        r = 1 - p
-        lp, lr = np.log(p), np.log(r)
-        L = -np.sum(y * lp + q * lr)
-        gp = -y / p + q / r                  # d/dp of -(y log p + q log r)
-        gz = gp * (p * (1.0 - p))
-        return L, X.T @ gz, np.sum(gz)
+    for rows, cols in ((20_000, 500), (2000, 100)):
+        rng = np.random.default_rng(1)
+        X, w = rng.standard_normal((rows, cols)), rng.standard_normal(cols) / 10
+        y = (rng.random(rows) < 0.5).astype(float)
+        program = build(Source("logreg", "input X\ninput w\ninput b = 0.1\ninput y\n"
+                                         "p = sigmoid(X @ w + b)\n"
+                                         "L = -sum(y*log(p) + (1 - y)*log(1 - p))\n"))
+        ids = {program.nodes[i].name: i for i in program.inputs}
+        point = {ids["X"]: X, ids["w"]: w, ids["b"]: np.float64(0.1), ids["y"]: y}
 
-    def check(adj, ref):
-        assert np.allclose(adj[ids["w"]], ref[1]) and np.allclose(adj[ids["b"]], ref[2])
+        def floor(X=X, w=w, y=y):   # the same graph's reverse pass by hand (not simplified to p - y)
+            p = sigmoid_array(X @ w + 0.1)
+            q = 1 - y
+            r = 1 - p
+            lp, lr = np.log(p), np.log(r)
+            L = -np.sum(y * lp + q * lr)
+            gp = -y / p + q / r                  # d/dp of -(y log p + q log r)
+            gz = gp * (p * (1.0 - p))
+            return L, X.T @ gz, np.sum(gz)
 
-    _tensor_case("logistic regression (gradients w.r.t. w, b)", program, point, [ids["w"], ids["b"]],
-                 floor, check)
+        def check(adj, ref, ids=ids):
+            assert np.allclose(adj[ids["w"]], ref[1]) and np.allclose(adj[ids["b"]], ref[2])
+
+        _tensor_case(f"X {rows}x{cols} (gradients w.r.t. w, b)", program, point, [ids["w"], ids["b"]],
+                     floor, check)
 
 
 # ---------------------------------------------------------------- end to end

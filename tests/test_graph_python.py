@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -103,3 +104,11 @@ def test_of_picks_the_output_and_several_files_give_several_modules(tmp_path):
     result = CliRunner().invoke(main, ["graph", str(EXAMPLES / "lecture_sin.grad"),
                                        str(EXAMPLES / "s_linear.grad"), "--format", "python"])
     assert result.exit_code == 0 and result.output.count("def value_and_gradient(") == 2
+
+
+def test_the_documented_example_is_what_the_command_prints(monkeypatch):
+    doc = (EXAMPLES.parent / "docs" / "graph.md").read_text(encoding="utf-8")
+    block = re.search(r"\$ gradcli graph examples/lecture_sin.grad --format python --mode forward --wrt x\n"
+                      r"(.*?)```", doc, re.S).group(1)
+    monkeypatch.chdir(EXAMPLES.parent)          # the command as the docs run it, from the project's root
+    assert printed("examples/lecture_sin.grad", "--mode", "forward", "--wrt", "x") == block

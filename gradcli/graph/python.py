@@ -143,8 +143,9 @@ def render(gv: GraphView) -> str:
         for i in [i for i in inputs if names[i] in gv.wrt]:
             ones = ", ".join(("1.0" if np.ndim(vals[i]) == 0 else f"np.ones({tuple(np.shape(vals[i]))})")
                              if x == i else "0.0" for x in wrt)
-            main.append(f"    print({f'd({names[out]})/d({names[i]}) · ones =' !r}, "
-                        f"value_and_tangent(*point, {ones})[1])")
+            what = f"d({names[out]})/d({names[i]}) by forward mode" + \
+                ("" if np.ndim(vals[i]) == 0 else f", along ones({np.shape(vals[i])})")
+            main.append(f"    print({what + ' =' !r}, value_and_tangent(*point, {ones})[1])")
 
     code = "\n".join(functions + main)
     head = [f"# gradcli graph {gv.file} --format python",
