@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import tracemalloc
 
-from bench_engine import ROUNDS, interleaved  # noqa: E402  (bench/ is on the path: run as python bench/...)
+from bench_engine import ROUNDS, interleaved  # noqa: E402  (first: it sets the BLAS threads and the cache)
 from gradcli.autodiff import engine
 from gradcli.check import core as check
 from gradcli.errors import Source
