@@ -8,12 +8,13 @@ called through its rule in the table (`op_softmax(v3)`).  The source is built fr
 node ids and the op table only: a value is `v12`, its adjoint `g12`, its tangent
 `t12`; nothing the file wrote (no name, no text) is ever pasted into it.
 
-A kernel is one such function, compiled with `compile()` the first time it is worth
-it (see `Kernels.get`) and cached three ways: on the program (its `Plan`), in memory
-by the SHA-256 of its source (another program with the same content, e.g. the same
-problem file loaded again), and on disk under the user's cache directory (another
-process: `$XDG_CACHE_HOME/gradcli/code`, else `~/.cache/gradcli/code`), as the
-marshalled code object, as Python's own `__pycache__` does.
+A kernel is one such function, compiled with `compile()` once it is worth it (see
+`Kernels.get`) and cached three ways: on the program (its plan's entry for the input
+shapes), in memory by a key that digests everything the source depends on (`signature`:
+another Program of the same content, e.g. the same file loaded again, finds it), and on
+disk under that key in the user's cache directory (another process:
+`$XDG_CACHE_HOME/gradcli/code`, else `~/.cache/gradcli/code`), as the marshalled code
+object, as Python's own `__pycache__` does.
 
 A kernel gives up (returns None) on any exception -- a float division by zero or
 `math.log(0)` where numpy would give inf or NaN, `index` out of range -- and the
@@ -41,7 +42,7 @@ THRESHOLD_SCALAR = 80  # ... that compiles it, on floats: compile() costs ~80 in
 THRESHOLD_TENSOR = 8   # ... with numpy: the interpreter's overhead per op is larger
 MAX_NODES = 250_000    # larger programs stay interpreted (compile() needs ~1 KB per line)
 CACHE_FILES = 512      # at most this many kernels on disk; the oldest go first
-MEMORY = 64            # kernels kept in memory by source hash
+MEMORY = 64            # kernels kept in memory by key
 
 MATH = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "pow", "fabs")
 HELPERS = ("sigmoid", "sigmoid_array", "maximum", "minimum")
@@ -163,9 +164,6 @@ class Lower:
             _SEEN[op.name] = op
         return code
 
-    def scalar(self, i: int) -> bool:
-        return self.scalar_program
-
     def _args(self, i):
         node = self.nodes[i]
         return [f"v{a}" for a in node.args], [str(int(p)) for p in node.params]
@@ -186,7 +184,7 @@ class Lower:
         """The elementwise partial's template for argument k, and the shape of its value."""
         node = self.nodes[i]
         code = self._code(i)
-        scalar = self.scalar(i)
+        scalar = self.scalar_program
         if code is None:   # no template: the op's own partial
             d = f"op_{node.op.name}_d{k}({', '.join(['{out}'] + [f'{{{j}}}' for j in range(len(node.args))])})"
             scalar = False
@@ -211,7 +209,7 @@ class Lower:
                 return "1.0" if d == "1" else "-1.0" if d == "-1" else d.format(*names, out=f"v{i}")
             c = g if d == "1" else f"-{g}" if d == "-1" else \
                 f"{g} * {_paren(d.format(*names, out=f'v{i}'))}"
-            if not self.scalar(i):
+            if not self.scalar_program:
                 self.tensor = True
                 cshape = np.broadcast_shapes(self.shape(i), pshape)
                 if cshape != self.shape(a):
@@ -234,7 +232,7 @@ class Lower:
             d, pshape = self._partial(i, k)
             c = t if d == "1" else f"-{t}" if d == "-1" else \
                 f"{t} * {_paren(d.format(*names, out=f'v{i}'))}"
-            if not self.scalar(i):
+            if not self.scalar_program:
                 self.tensor = True
                 if np.broadcast_shapes(self.shape(a), pshape) != self.shape(i):
                     c = f"np.broadcast_to({c}, {self.shape(i)})"
@@ -257,14 +255,14 @@ class Lower:
         return out
 
     def backward_lines(self, output: int, live, seed: str = "seed", alias: bool = True):
-        """seed: the output's adjoint, a name or UNIT (1.0, floats only: every product with it
-        is left out)."""
         """(target, expression, node id, argument) per contribution, and per node the name
         holding its adjoint (None: no adjoint, UNIT: 1.0).
 
         Mirrors engine.backward: nodes from the output down, each live, differentiable
-        argument's contribution added to its adjoint in argument order.  `alias`: an adjoint
-        passed on unchanged (`+`, `=`) is not copied: the argument's name is the node's.
+        argument's contribution added to its adjoint in argument order.  `seed` names the
+        output's adjoint, or is UNIT (1.0, floats only: every product with it is left out).
+        `alias`: an adjoint passed on unchanged (`+`, `=`, a product with 1.0) is not
+        copied: the argument's adjoint is that name.
         """
         nodes = self.nodes
         name: list = [None] * len(nodes)
@@ -596,7 +594,7 @@ class Kernels:
         try:
             source, tensor = make()
             held = (tensor, compile(source, "<gradcli kernel>", "exec"))
-        except (RecursionError, MemoryError, SyntaxError, ValueError):  # compile() refusing a giant
+        except Exception:  # noqa: BLE001  (compile() refusing a giant, anything: the interpreter runs)
             self.made[kind] = _FAILED
             return None
         STATS["compiled"] += 1

@@ -615,14 +615,15 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
         return _backward_batch(p, vals, output, seed, nb, live)
     key = _key(program, vals)
     entry = p.entry(key)
-    value = vals[output]
+    out_value = vals[output]
     if seed is None:
-        seed = 1.0 if _scalar(value) else np.ones(np.shape(value))
+        seed = 1.0 if _scalar(out_value) else np.ones(np.shape(out_value))
         fits = True
     else:
-        fits = np.shape(seed) == np.shape(value)
+        fits = np.shape(seed) == np.shape(out_value)
+    scalar = entry.scalar and fits
     unit = False
-    if entry.scalar:
+    if scalar:
         seed = float(seed)
         unit = seed == 1.0
     if not exact and fits:
@@ -633,12 +634,12 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
             if adj is not None:
                 return adj
     adj: list = [None] * len(nodes)
-    if entry.scalar and not exact:
-        adj[output] = float(seed)
+    if scalar and not exact:
+        adj[output] = seed
         try:
             _backward_loop(_back_steps(p, entry, vals, live, lkey, True), vals, adj)
             return adj
-        except (ArithmeticError, ValueError, TypeError):  # math refusing: numpy's rules below
+        except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
             adj = [None] * len(nodes)
     adj[output] = seed
     steps = _back_steps(p, entry, vals, live, lkey, False)
@@ -707,7 +708,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
         if entry.scalar and fit:
             try:
                 return _tangents_scalar(p, vals, seeds, stop, len(program.nodes))
-            except (ArithmeticError, ValueError, TypeError):
+            except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
                 pass
     tan: list = [None] * len(program.nodes)
     for i, t in seeds.items():
