@@ -47,8 +47,6 @@ _INF = float("inf")
 _op_node = Node.generated_op
 _OPERATOR: dict[str, tuple] = {}  # operator token -> (operator, blanks before it)
 _RECIPES: dict[tuple, object] = {}
-_SHAPE_TOKEN: list = [None]       # the shape being compiled, for _reduce
-DEBUG = False
 
 
 def _kinds() -> dict:
@@ -98,9 +96,6 @@ def build(source: Source, seed: int = 0):
         _Statements(builder, source).run()
         return builder.finish()
     except (_GiveUp, GradError):
-        if DEBUG:  # pragma: no cover - debugging aid
-            import traceback
-            traceback.print_exc()
         return None
 
 
@@ -132,7 +127,6 @@ def _compile(shape: tuple):
 
     shape[0] is the name, shape[1] the `=`; the expression runs to a `;` or a comment
     outside brackets, or to the shape's end (a newline)."""
-    _SHAPE_TOKEN[0] = shape
     code: list = []
     ops: list = []        # (kind, token index, precedence or operand count at the bracket)
     height = 0            # operands on the stack when the recipe runs
@@ -210,11 +204,11 @@ def _compile(shape: tuple):
             continue
         prec = BINARY.get(sym)
         if prec is not None:
-            height = _reduce(ops, code, height, prec, prec == 4)
+            height = _reduce(ops, code, height, prec, prec == 4, shape)
             ops.append(("bin", k, prec))
             want = True
         elif sym == ")" or sym == "]" or sym == ",":
-            height = _reduce(ops, code, height, 0, False)
+            height = _reduce(ops, code, height, 0, False, shape)
             if not ops:
                 return None
             top = ops[-1]
@@ -246,13 +240,13 @@ def _compile(shape: tuple):
         return _MORE
     if want:
         return None
-    height = _reduce(ops, code, height, 0, False)
+    height = _reduce(ops, code, height, 0, False, shape)
     if ops or height != 1:
         return None
     return k, tuple(code)
 
 
-def _reduce(ops, code, height, prec, right) -> int:
+def _reduce(ops, code, height, prec, right, shape) -> int:
     """Emit the pending operators that bind at least as tightly as one of precedence `prec`
     (more tightly, for a right-associative one); the operand count after them."""
     while ops:
@@ -260,7 +254,7 @@ def _reduce(ops, code, height, prec, right) -> int:
         if kind == "bin":
             if p < prec or (right and p == prec):
                 break
-            sym = _operator(_SHAPE_TOKEN[0][k])[0]
+            sym = _operator(shape[k])[0]
             sym = "**" if sym == "^" else sym
             code.append((BIN, OPS[INFIX[sym]], sym))
             height -= 1
@@ -268,7 +262,7 @@ def _reduce(ops, code, height, prec, right) -> int:
             if UNARY < prec or (right and UNARY == prec):
                 break
             if kind == "neg":
-                code.append((NEG, k, _operator(_SHAPE_TOKEN[0][k])[1]))
+                code.append((NEG, k, _operator(shape[k])[1]))
         else:
             break
         ops.pop()
