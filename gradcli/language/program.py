@@ -173,6 +173,7 @@ class Builder:
         self.materialised: dict[str, int] = {}   # named constants made into nodes
         self.taken: set[str] = set()
         self.counter = 0
+        self.const_names = False                 # has a `const` been defined
 
     # ------------------------------------------------------------ helpers
     def error(self, message, start, end=None, hint=None):
@@ -214,6 +215,8 @@ class Builder:
                              hint="each name is assigned once; choose a new name")
         self.names[text] = item
         self.where[text] = name[1]
+        if type(item) is Const:
+            self.const_names = True
 
     # ------------------------------------------------------------ expressions
     def resolve(self, ex, env):
@@ -486,8 +489,11 @@ class Builder:
                 raise GradError("nothing to differentiate: the file assigns no node", src, 0,
                                 hint="add a node such as `y = x*x`")
             outputs = [self.last_assign]
-        names = {k: v for k, v in self.names.items() if not isinstance(v, Const)}
-        names.update(self.materialised)  # named constants that some op uses
+        if self.const_names or self.materialised:
+            names = {k: v for k, v in self.names.items() if not isinstance(v, Const)}
+            names.update(self.materialised)  # named constants that some op uses
+        else:
+            names = self.names               # node ids only (a large file: no copy)
         program = Program(src, self.nodes, len(self.nodes), names, self.inputs, outputs, self.defaults,
                           self.domains)
         for st in self.claims:
