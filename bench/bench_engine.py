@@ -403,18 +403,18 @@ def bench_d():
                     "from gradcli.language import syntax\n"
                     "syntax._tables()\n"
                     "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-                    "t = time.perf_counter()\n"
+                    "t, c = time.perf_counter(), time.process_time()\n"
                     f"p = load({str(path)!r})\n"
-                    "t = time.perf_counter() - t\n"
+                    "t, c = time.perf_counter() - t, time.process_time() - c\n"
                     "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-                    "print(t, base, peak, len(p.nodes))\n")
+                    "print(t, base, peak, len(p.nodes), c)\n")
             runs = []
             for _ in range(3):
                 res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
                 runs.append([float(v) for v in res.stdout.split()])
-            t, base, peak, nodes = (statistics.median(r[k] for r in runs) for k in range(4))
+            t, base, peak, nodes, cpu = (statistics.median(r[k] for r in runs) for k in range(5))
             print(f"    {n:>7} lines ({path.stat().st_size / 1e6:.1f} MB, {int(nodes):,} nodes): "
-                  f"{t:.2f} s ({t / n * 1e6:.1f} us/line), peak RSS {peak / 1024:.0f} MB, "
+                  f"{t:.2f} s wall, {cpu:.2f} s CPU ({cpu / n * 1e6:.1f} us/line), peak RSS {peak / 1024:.0f} MB, "
                   f"{(peak - base) / n * 1024:.0f} B/line above the {base / 1024:.0f} MB baseline")
         print(f"    (load average {load:.1f} while a busy loop ran on the other core)")
     finally:
