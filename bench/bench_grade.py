@@ -4,10 +4,13 @@
 
 Generates N submissions for the shipped exercises/ (or, without them, the test
 fixture) into bench/out/grade/: each student's answer to each exercise is the
-reference solution, the template, or the solution with a seeded mistake (a claim's
-sign flipped, a claim dropped, a node renamed, a syntax error).  Then times
-`python -m gradcli grade EXERCISES --submissions ... --jobs J --format csv`,
-end to end, and prints the figure against the target (1,000 x 8 in <= 30 s).
+reference solution, the template, or the solution with one or two seeded mistakes
+(a claim's sign flipped, a claim dropped, a wrong factor, an unclosed bracket, a
+Unicode minus, `2x` for `2*x`, a claim given twice, a wrong claim no task asks for);
+the wrong answers are what makes the grader look for notes and follow-through.  Then
+times `python -m gradcli grade EXERCISES --submissions ... --jobs J --format csv`,
+end to end, and prints the figure against the target (1,000 submissions x the
+shipped exercises in <= 30 s).
 """
 
 from __future__ import annotations
@@ -35,21 +38,31 @@ def mutate(solution: str, template: str, rng: random.Random) -> str:
     lines = solution.splitlines()
     claims = [i for i, line in enumerate(lines) if re.match(r"\s*(d\(|partial\()", line)]
     roll = rng.random()
-    if roll < 0.45 or not claims:
+    if roll < 0.4 or not claims:
         return solution
-    if roll < 0.55:
+    if roll < 0.5:
         return template
-    i = rng.choice(claims)
-    lhs, _, rhs = lines[i].partition("=")
-    rhs = rhs.split("#")[0].strip()
-    if roll < 0.75:
-        lines[i] = f"{lhs}= -({rhs})"                 # sign error
-    elif roll < 0.9:
-        del lines[i]                                 # a missing claim
-    elif roll < 0.97:
-        lines[i] = f"{lhs}= ({rhs}) * 2"             # a wrong factor
-    else:
-        lines[i] = f"{lhs}= ({rhs}"                  # a syntax error
+    for _ in range(1 + (rng.random() < 0.3)):
+        i = rng.choice(claims)
+        lhs, _, rhs = lines[i].partition("=")
+        rhs = rhs.split("#")[0].strip()
+        kind = rng.random()
+        if kind < 0.3:
+            lines[i] = f"{lhs}= -({rhs})"                 # sign error
+        elif kind < 0.4:
+            lines[i] = ""                                 # a missing claim
+        elif kind < 0.5:
+            lines[i] = f"{lhs}= ({rhs}) * 2"             # a wrong factor
+        elif kind < 0.6:
+            lines[i] = f"{lhs}= ({rhs}"                  # an unclosed bracket
+        elif kind < 0.7:
+            lines[i] = f"{lhs}= \u2212({rhs})"           # a Unicode minus
+        elif kind < 0.8:
+            lines[i] = f"{lhs}= 2({rhs})"                # 2(...) for 2*(...)
+        elif kind < 0.9:
+            lines.append(f"{lhs}= ({rhs}) + 1")           # the claim again, wrong
+        else:
+            lines.append("d(x)/d(x) = 2")                 # a wrong claim no task asks for
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +100,7 @@ def main():
     answers = n * n_ex
     print(f"{n} submissions x {n_ex} exercises = {answers} answers, --jobs {jobs}: "
           f"{elapsed:.2f} s end to end ({1000 * elapsed / answers:.2f} ms per answer; "
-          f"target 30 s for 8,000: {'met' if elapsed * 8000 / answers <= 30 else 'MISSED'})")
+          f"target 30 s for 1,000 submissions: {'met' if elapsed * 1000 / n <= 30 else 'MISSED'})")
     print(f"gradebook: {out} ({len(rows) - 1} rows)")
 
 

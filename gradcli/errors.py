@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 
 
 class Source:
@@ -35,6 +36,25 @@ class Source:
         return self.text[starts[line - 1] : end]
 
 
+def shown(name) -> str:
+    """A name from the file system as text that any encoder takes: bytes that are not UTF-8
+    (which Python keeps as surrogate escapes) are shown as `\\xNN`, e.g. `bad\\xff`."""
+    text = os.fsdecode(name)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape") if _only_escapes(text) else None
+        if raw is None:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def _only_escapes(text: str) -> bool:
+    """Are the surrogates in text all of the kind os.fsdecode makes (U+DC80..U+DCFF)?"""
+    return all(not "\ud800" <= ch <= "\udfff" or "\udc80" <= ch <= "\udcff" for ch in text)
+
+
 SHOWN = 120  # characters of a source line an error shows at most
 
 
@@ -60,6 +80,29 @@ class GradError(Exception):
         self.start = start
         self.end = start + 1 if end is None else end
         self.hint = hint
+        self.filename: str | None = None   # the file an error without a source is about, if any
+
+    @property
+    def file(self) -> str | None:
+        """The file (or the name given to `gradcli.parse`) the error is in; None for an option."""
+        return self.filename if self.source is None else self.source.name
+
+    @property
+    def line(self) -> int | None:
+        """1-based line of the error, or None when it is about an option or a file as a whole."""
+        return None if self.source is None else self.source.line_col(min(self.start, len(self.source.text)))[0]
+
+    @property
+    def column(self) -> int | None:
+        """1-based column (in characters) of the error, or None like `line`."""
+        return None if self.source is None else self.source.line_col(min(self.start, len(self.source.text)))[1]
+
+    def __str__(self) -> str:
+        """FILE:LINE:COL: error: ..., the line and a caret (as the command line prints it); an
+        error about an option or a whole file is its message (and hint) alone."""
+        if self.source is None:
+            return self.message + (f"\n  hint: {self.hint}" if self.hint else "")
+        return self.render(shorten=False)
 
     def located(self, source: Source) -> "GradError":
         """Attach a source when the raiser only knew offsets."""
@@ -67,10 +110,12 @@ class GradError(Exception):
             self.source = source
         return self
 
-    def render(self) -> str:
+    def render(self, shorten: bool = True) -> str:
+        """What the command line prints; `shorten`: a message quoting a huge text is cut."""
+        short = _short if shorten else (lambda text: text)
         if self.source is None:
-            text = f"error: {_short(self.message)}"
-            return text + (f"\n  hint: {_short(self.hint)}" if self.hint else "")
+            text = f"error: {short(self.message)}"
+            return text + (f"\n  hint: {short(self.hint)}" if self.hint else "")
         src = self.source
         line, col = src.line_col(min(self.start, len(src.text)))
         code = src.line_text(line).replace("\t", " ")
@@ -84,12 +129,24 @@ class GradError(Exception):
             code = ("…" if first else "") + code[first:first + SHOWN] + ("…" if first + SHOWN < len(code) else "")
             at = at - first + (1 if first else 0)
             width = min(width, SHOWN - (at - (1 if first else 0)))
-        out = [f"{src.name}:{line}:{col}: error: {_short(self.message)}",
+        out = [f"{src.name}:{line}:{col}: error: {short(self.message)}",
                f"{gutter}{code}",
                " " * (len(gutter) + at) + "^" + "~" * (width - 1)]
         if self.hint:
-            out.append(f"  hint: {_short(self.hint)}")
+            out.append(f"  hint: {short(self.hint)}")
         return "\n".join(out)
+
+
+class GradientMismatch(AssertionError):
+    """A hand-written derivative (a claim, a Python gradient) disagrees with the reference.
+
+    An AssertionError, so that pytest reports it as a failed test; its message is the
+    check's text report (worst entries first) and `report` the report itself.
+    """
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
 
 
 class NumericError(GradError):

@@ -1,4 +1,5 @@
-"""What the file commands share: the --at and --seed options, the per-file loop, JSON output."""
+"""What the file commands share: the --at, --seed and --example options, the per-file loop,
+JSON output."""
 
 from __future__ import annotations
 
@@ -6,8 +7,51 @@ import click
 
 AT = click.option("--at", "at", multiple=True, metavar="NAME=EXPR",
                   help="An input's value, an expression of the language (repeatable).")
+
+
+def _complete_example(ctx, param, incomplete):
+    from . import shipped
+
+    return [name for name in shipped.examples() if name.startswith(incomplete)]
+
+
+EXAMPLE = click.option("--example", "examples", multiple=True, metavar="NAME", shell_complete=_complete_example,
+                       help="A lecture example shipped with gradcli, besides or instead of FILES "
+                            "(repeatable; `gradcli examples` lists them).")
 SEED = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                     help="Seed for randn/rand initialisers and random points.")
+
+
+def example_path(name: str, param_hint: str = "--example"):
+    """The shipped example `name`: `lecture_sin`, `lecture_sin.grad` or `examples/lecture_sin.grad`."""
+    from . import shipped
+
+    stem = name.removeprefix("examples/").removesuffix(".grad")
+    try:
+        return shipped.example(stem)
+    except KeyError:
+        from .errors import did_you_mean
+
+        near = did_you_mean(stem, shipped.examples())
+        raise click.BadParameter(f"no shipped example {name!r}" + (f"; {near}" if near else "")
+                                 + " (`gradcli examples` lists them)", param_hint=param_hint) from None
+
+
+def with_examples(files, examples) -> list[str]:
+    """FILES, then the files of the --example names; a usage error when there is neither."""
+    if not files and not examples:
+        raise click.UsageError("give a FILE, or --example NAME for a shipped example")
+    import os
+
+    paths = list(files)
+    for name in examples:
+        path = example_path(name)
+        try:  # shown as the user would type it: relative where it is under the current folder
+            rel = os.path.relpath(path)
+            paths.append(str(path) if rel.split(os.sep)[0] == ".." else rel)
+        except ValueError:  # another drive (Windows)
+            paths.append(str(path))
+    return paths
 
 
 def each_file(files, run):
@@ -37,4 +81,6 @@ def json_text(files, reports, to_json) -> str:
 
 
 def echo_json(files, reports, to_json) -> None:
-    click.echo(json_text(files, reports, to_json), nl=False)
+    from .output import emit
+
+    emit(json_text(files, reports, to_json))

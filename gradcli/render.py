@@ -28,8 +28,14 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, no_color="NO_COLOR" in os.environ, highlight=False,
-                   soft_wrap=False, width=None if stream.isatty() else 200)
+    con = Console(file=stream, no_color="NO_COLOR" in os.environ, highlight=False,
+                  soft_wrap=False, width=None if stream.isatty() else 200)
+    con.on_broken_pipe = _broken_pipe  # rich would exit 1 itself; cli.main decides (docs/errors.md)
+    return con
+
+
+def _broken_pipe():
+    raise BrokenPipeError(32, "Broken pipe")
 
 
 def dumps(data) -> str:

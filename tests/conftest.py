@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +17,10 @@ from hypothesis import settings
 from gradcli.autodiff import engine
 from gradcli.errors import Source
 from gradcli.language.program import bind, build
+
+import reference
+
+pytest_plugins = ["pytester"]   # the plugin's tests (tests/test_plugin.py)
 
 # Hypothesis: CI runs a fixed, derandomized profile (the same examples every run, so a run
 # that passes once passes always); HYPOTHESIS_PROFILE=explore draws new examples each run
@@ -46,26 +52,18 @@ def grads(program, point, mode="reverse", output=None):
 
 
 def central_difference(program, point, x, output=None, h=1e-6):
-    """d(output)/d(x) by central differences, element by element (independent of the engine's rules)."""
-    out = program.outputs[0] if output is None else output
-    base = np.asarray(point[x], dtype=float)
-    f0 = np.asarray(engine.forward(program, point)[out])
-    result = np.zeros(f0.shape + base.shape)
-    for j in range(max(base.size, 1)):
-        values = []
-        for sign in (1, -1):
-            moved = base.copy()
-            if moved.ndim:
-                moved.flat[j] += sign * h
-            else:
-                moved = moved + sign * h
-            values.append(np.asarray(engine.forward(program, {**point, x: moved[()] if not moved.ndim else moved})[out]))
-        d = (values[0] - values[1]) / (2 * h)
-        if base.ndim:
-            result.reshape(f0.shape + (-1,))[..., j] = d
-        else:
-            result = d
-    return result
+    """d(output)/d(x) by central differences over the independent reference evaluator
+    (tests/reference.py, which shares no code with the engine, the op table or the builder)."""
+    names = {program.nodes[i].name: point[i] for i in program.inputs}
+    out = program.nodes[program.outputs[0] if output is None else output].name
+    return reference.derivative(program.source.text, program.nodes[x].name, names, out, h=h)
+
+
+def reference_value(program, point, output=None):
+    """The output's value by the reference evaluator."""
+    names = {program.nodes[i].name: point[i] for i in program.inputs}
+    out = program.nodes[program.outputs[0] if output is None else output].name
+    return reference.Reference(program.source.text, names).value(out)
 
 
 @pytest.fixture
@@ -75,3 +73,13 @@ def example():
         program = build(Source(str(EXAMPLES / name), (EXAMPLES / name).read_text()))
         return program, bind(program, at)
     return load
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory) -> Path:
+    """The wheel `pip install .` would install, built once per test run (hatchling from the
+    test extra, so no isolated build environment is downloaded)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(dist), str(ROOT)], check=True, capture_output=True)
+    return next(dist.glob("gradcli-*.whl"))

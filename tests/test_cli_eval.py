@@ -145,13 +145,13 @@ def test_on_a_terminal_the_tables_are_rich(monkeypatch):
 
     from rich.console import Console
 
-    from gradcli.evaluate import core as evaluate
+    import gradcli
     from gradcli.evaluate import render
 
     buffer = io.StringIO()
     monkeypatch.setattr(render, "plain", lambda: False)
     monkeypatch.setattr(render, "console", lambda: Console(file=buffer, width=100, color_system=None))
-    render.eval_text(evaluate.run(LECTURE))
+    render.eval_text(gradcli.load(LECTURE).eval())
     out = buffer.getvalue()
     assert "o = 7.6946828e-16   (reverse mode)" in out
     header = next(line for line in out.splitlines() if "input" in line)

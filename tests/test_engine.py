@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gradcli.autodiff import engine
 from gradcli.autodiff.ops import FUNCTIONS, OPS
-from conftest import central_difference, grads, program_of
+from conftest import central_difference, grads, program_of, reference_value
 
 # ---------------------------------------------------------------- random expressions
 
@@ -54,6 +54,8 @@ def test_reverse_equals_forward_equals_finite_differences(body, reduce, seed):
     program = program_of(HEADER + f"f = {reduce.format(body)}\n")
     point = random_point(program, np.random.default_rng(seed))
     rev, fwd = grads(program, point, "reverse"), grads(program, point, "forward")
+    value = engine.forward(program, point)[program.outputs[0]]
+    np.testing.assert_allclose(value, reference_value(program, point), rtol=1e-12, atol=1e-14)
     for x in program.inputs:
         name = program.nodes[x].name
         np.testing.assert_allclose(rev[name], fwd[name], rtol=1e-10, atol=1e-12)

@@ -55,6 +55,32 @@ CASES = [
     ("input v = [1, 2]\ny = index(v, 5)\n", "index out of range", 2, 5, None),
     ("input v = [1, 2]\ny = sum(v, 3)\n", "axis 3 is out of range", 2, 5, None),
     ("input x = 1\ndef sin(a) = a\ny = x\n", "'sin' is a built-in function", 2, 5, None),
+    # typed formulas: the hint says what to write (issue 8)
+    ("input x = 1\ny = 2x + 1\n", "unexpected 'x'", 2, 6, "write 2*x"),
+    ("input x = 1\ny = 3.5(x + 1)\n", "unexpected '('", 2, 8, "write 3.5*("),
+    ("input x = 1\ny = (x + 1)(x - 1)\n", "unexpected '('", 2, 12, "write )*("),
+    ("input x = 1\ny = sin x\n", "unexpected 'x'", 2, 9, "sin(x)"),
+    ("input x = 1\ny = 2\u03c0*x\n", "unexpected '\u03c0'", 2, 6, "write 2*pi"),
+    ("input x = 1\ny = x \u2212 1\n", "unexpected character '\u2212'", 2, 7, "write - (the ASCII operator)"),
+    ("input x = 1\ny = 2 \u00d7 x\n", "unexpected character '\u00d7'", 2, 7, "write * (the ASCII operator)"),
+    ("input x = 1\ny = 2\u00b7x\n", "unexpected character '\u00b7'", 2, 6, "write * (the ASCII operator)"),
+    ("input x = 1\ny = x \u00f7 2\n", "unexpected character '\u00f7'", 2, 7, "write / (the ASCII operator)"),
+    ("input x = 1\ny = x\u00b2 + 1\n", "undefined name 'x\u00b2'", 2, 5, "write x**2"),
+    ("input x = 1\ny = (x + 1)\u00b3\n", "unexpected '\u00b3'", 2, 12, "write **3 for a power"),
+    ("input x = 1\ny = \u03c0*x\n", "undefined name '\u03c0'", 2, 5, "write pi"),
+    ("input x = 1\ny = 'x'\n", "unexpected character \"'\"", 2, 5, "quotes"),
+    ("input x = 1\ny = 2*x\ndy/dx = 2\n", "unexpected '/'", 3, 3, "a claim is written d(u)/d(v)"),
+    ("input x = 1\ny = 2*x\nd(y)/dx = 2\n", "unexpected '='", 3, 9, "a claim is written d(u)/d(v)"),
+    ("input x = 1\ny = 2*x\nd(y)/d(x) = 2,5\n", "unexpected ','", 3, 14, "written with a point: 2.5"),
+    ("input x = 1\ny = 2*x\ny' = 2\n", "unexpected character \"'\"", 3, 2, "not with a prime"),
+    ("input x = 1\ny = ln(x)\n", "unknown function 'ln'", 2, 5, "the natural log is log"),
+    ("input x = 1\ny = cot(x)\n", "unknown function 'cot'", 2, 5, "cos(x)/sin(x)"),
+    ("input x = 1\ny = 2*x\nd(y)/d(x) = d(y)/d(x)\n", "unknown function 'd'", 3, 13, "cannot be used inside"),
+    # a bracket never closed is reported at the bracket, whatever the parser met first
+    ("input x = 1\ny = (x + 1\noutput y\n", "'(' is never closed", 2, 5, "add ')'"),
+    ("input x = 1\ny = sin((x + 1)\nz = y\n", "'(' is never closed", 2, 8, "add ')'"),
+    ("input x = 1\ny = [x, 2\nz = y\n", "'[' is never closed", 2, 5, "add ']'"),
+    ("input x = 1\ny = (x + * 2\n", "unexpected '*'", 2, 10, "operand"),
 ]
 
 
@@ -101,6 +127,13 @@ def test_shared_bad_inputs(path):
     result = CliRunner().invoke(main, ["eval", str(path)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"{path}:")
+    if path.name == "unclosed_paren.grad":          # `y = (x + 1` then `output y`: at the `(`
+        assert result.stderr.startswith(f"{path}:2:5: error: '(' is never closed"), result.stderr
+
+
+def test_a_bracket_closed_later_is_not_reported_as_never_closed(tmp_path):
+    _, result = run(tmp_path, "input x = 1\ny = (x + 1\nz = y)\n")
+    assert result.exit_code == 2 and ":3:1: error: unexpected 'z'" in result.stderr
 
 
 def test_unreadable_binary_and_non_utf8_files(tmp_path):

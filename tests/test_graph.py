@@ -28,6 +28,8 @@ from gradcli.cli import main
 from gradcli.errors import Source
 from gradcli.language.program import bind, build
 
+import reference
+
 GOLDEN = Path(__file__).parent / "golden" / "graph"
 UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
 HAS_DOT = shutil.which("dot") is not None
@@ -488,3 +490,106 @@ def test_dot_escapes_record_syntax():
     done = subprocess.run(["dot", "-Tsvg"], input=src.encode(), capture_output=True, timeout=60)
     assert done.returncode == 0 and not done.stderr, done.stderr.decode()
     assert b"a{b}|&lt;c&gt; &quot;d&quot; /e" in done.stdout
+
+
+# ---------------------------------------------------------------- goldens, checked independently
+
+def _truth_fmt(value) -> str:
+    """How `graph` prints a number (8 significant digits) or a small tensor (6, nested lists)."""
+    a = np.asarray(value, dtype=float)
+
+    def num(v, digits):
+        text = f"{float(v):.{digits}g}"
+        return "0" if text == "-0" else text
+
+    def nested(x):
+        return num(x, 6) if x.ndim == 0 else "[" + ", ".join(nested(r) for r in x) + "]"
+
+    return num(a, 8) if a.ndim == 0 else nested(a)
+
+
+def _truths(grad_file: str):
+    """Every node's value and adjoint, every elementwise edge's partial and every claim's
+    engine value, computed by tests/reference.py (no engine code), keyed like the golden JSON."""
+    text = (GOLDEN / grad_file).read_text(encoding="utf-8")
+    data = json.loads(run(grad_file, "--format", "json").output)
+    ref = reference.Reference(text)
+    out = data["output"]
+    env, values, adjoints = {}, {}, {}
+    for n in data["nodes"]:
+        name = n["name"]
+        if n["kind"] == "input" or not name.startswith("_"):
+            env[name] = np.asarray(ref.value(name), dtype=float)
+            if n["kind"] != "const":
+                adjoints[name] = reference.derivative(text, name, output=out)
+        else:                       # a generated sub-expression: evaluate its printed definition
+            env[name] = np.asarray(ref.text_value(n["expr"], env), dtype=float)
+        values[name] = env[name]
+    partials = {}
+    nodes = {n["name"]: n for n in data["nodes"]}
+    for e in data["edges"]:
+        if e["value"] is None or nodes[e["to"]]["args"].count(e["from"]) > 1:
+            continue
+        h = 1e-6
+        moved = [ref.text_value(nodes[e["to"]]["expr"], {**env, e["from"]: env[e["from"]] + s * h})
+                 for s in (1, -1)]
+        partials[(e["from"], e["to"])] = (np.asarray(moved[0]) - np.asarray(moved[1])) / (2 * h)
+    return text, data, values, adjoints, partials
+
+
+@pytest.mark.parametrize("grad_file, golden", [("lecture_sin.grad", "lecture.json"),
+                                               ("matrix.grad", "matrix.json")])
+def test_golden_json_numbers_match_an_independent_reference(grad_file, golden):
+    """Regenerating a golden cannot by itself make a test pass: its numbers are asserted here
+    from the reference evaluator and finite differences over it."""
+    text, _, values, adjoints, partials = _truths(grad_file)
+    data = json.loads((GOLDEN / golden).read_text(encoding="utf-8"))
+    for n in data["nodes"]:
+        np.testing.assert_allclose(n["value"], values[n["name"]], rtol=1e-12, atol=1e-15, err_msg=n["name"])
+        if n["name"] in adjoints:
+            np.testing.assert_allclose(n["adjoint"], adjoints[n["name"]], rtol=1e-6, atol=1e-8,
+                                       err_msg=f"adjoint of {n['name']}")
+    seen = 0
+    for e in data["edges"]:
+        if (e["from"], e["to"]) in partials:
+            want = partials[(e["from"], e["to"])]
+            np.testing.assert_allclose(np.broadcast_to(e["value"], np.shape(want)), want, rtol=1e-6,
+                                       atol=1e-8, err_msg=f"{e['from']} -> {e['to']}")
+            seen += 1
+    assert seen == len(partials) > 0
+    ref = reference.Reference(text)
+    for c in data["claims"]:
+        np.testing.assert_allclose(c["given"], ref.claims()[c["claim"]], rtol=1e-12, atol=1e-15)
+        if c["kind"] == "total":
+            u, v = c["claim"][2:-1].split(")/d(")
+            truth = reference.derivative(text, v, output=u)
+        else:
+            u, v = c["claim"][8:-1].split(", ")
+            truth = partials[(v, u)]
+        np.testing.assert_allclose(np.broadcast_to(c["engine"], np.shape(truth)), truth, rtol=1e-6, atol=1e-8)
+    if "paths" in data:
+        for x, rep in data["paths"].items():
+            np.testing.assert_allclose(rep["total"], adjoints[x], rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(sum(np.asarray(p["value"]) for p in rep["paths"]), adjoints[x],
+                                       rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("grad_file, golden", [("lecture_sin.grad", "lecture.txt"),
+                                               ("matrix.grad", "matrix.txt")])
+def test_golden_listings_show_the_reference_numbers(grad_file, golden):
+    """Each node's row of a text golden shows the reference's value and adjoint."""
+    _, data, values, adjoints, _ = _truths(grad_file)
+    rows = {}
+    for line in (GOLDEN / golden).read_text(encoding="utf-8").splitlines():
+        head = line.split("  ")[0].replace(" (output)", "")
+        rows.setdefault(head, line)
+    for n in data["nodes"]:
+        if n["kind"] == "const":
+            continue
+        line = rows[n["name"]]
+        assert _truth_fmt(values[n["name"]]) in line, (n["name"], line)
+        if n["name"] in adjoints:
+            # the reference's adjoint comes from finite differences, good to about 1e-8: the
+            # line must show the engine's adjoint, and that must be the reference's to that precision
+            np.testing.assert_allclose(n["adjoint"], adjoints[n["name"]], rtol=1e-6, atol=1e-8)
+            assert _truth_fmt(n["adjoint"]) in line, (n["name"], line)

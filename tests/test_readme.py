@@ -24,3 +24,15 @@ def test_ci_runs_the_readme_test_command():
 def test_the_readme_example_exists():
     path = re.search(r"gradcli eval (examples/\S+)", commands()[0]).group(1)
     assert (ROOT / path).is_file()
+
+
+def test_readme_is_short_and_its_links_resolve():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 300
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert "docs/ci.md" in links and "docs/install.md" in links
+    for link in links:
+        assert (ROOT / link).exists(), link
+    for doc in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([^)#:]+)\)", doc.read_text()):
+            assert (doc.parent / link).exists(), f"{doc.name}: {link}"

@@ -173,8 +173,8 @@ class Plan:
     The single-point forward loop runs over four parallel lists (a large file has millions
     of nodes: no tuple per node is kept): `ids`, `fns` (the op's function, its params
     bound), `a`, `b` (argument ids; b = -1 for a unary op, -2 when a is a tuple of
-    arguments); `steps()` yields (id, op, args, params) per op node from the nodes
-    themselves; `live[i]`: node i depends on an input.
+    arguments); `ops()` yields (id, op, args, params) per op node from the nodes
+    themselves (`steps`: the same as a list, kept); `live[i]`: node i depends on an input.
     """
 
     def __init__(self, program):
@@ -184,6 +184,7 @@ class Plan:
             live[i] = True
         ids, fns, first, second, consts = [], [], [], [], []
         self.stacks = False        # a tensor literal of nodes: scalars can make a vector
+        untemplated = False        # an elementwise op without templates: no rules on floats
         for n in nodes:
             kind = n.kind
             if kind == "const":
@@ -194,6 +195,8 @@ class Plan:
             i, op, args, params = n.id, n.op, n.args, n.params
             if op.arity < 0:
                 self.stacks = True
+            if op.elementwise and op.code is None:
+                untemplated = True
             for a in args:
                 if live[a]:
                     live[i] = True
@@ -215,19 +218,28 @@ class Plan:
         self.ids, self.fns, self.first, self.second = ids, fns, first, second
         self.consts, self.live = consts, live
         # every value is a float when the inputs are: constants are, no literal stacks them
-        self.scalar_ok = not self.stacks and all(np.ndim(v) == 0 for _, v in consts)
+        self.scalar_ok = not self.stacks and not untemplated and all(np.ndim(v) == 0 for _, v in consts)
         self.scalar_consts = [(i, float(v)) for i, v in consts] if self.scalar_ok else None
         self.const_values = [v for _, v in consts]
         self.scalar_const_values = [v for _, v in self.scalar_consts] if self.scalar_ok else None
         self._scalar_fns = None
+        self._steps = None
         self.entries: dict = {}    # shape key -> Entry
 
-    def steps(self):
-        """(id, op, args, params) of each op node, in order."""
+    def ops(self):
+        """(id, op, args, params) of each op node, in order, made from the nodes as it goes."""
         return ((n.id, n.op, n.args, n.params) for n in self.nodes if n.kind == "op")
 
-    def steps_reversed(self):
+    def ops_reversed(self):
         return ((n.id, n.op, n.args, n.params) for n in reversed(self.nodes) if n.kind == "op")
+
+    @property
+    def steps(self) -> list:
+        """ops() as a list, made at the first use and kept (the grader walks it often; the
+        engine's own loops do not keep a tuple per node of a large file)."""
+        if self._steps is None:
+            self._steps = list(self.ops())
+        return self._steps
 
     def fast(self):
         """(id, f, a, b) of each op node, in order: the forward loop's."""
@@ -429,7 +441,7 @@ def _forward_batch(program, point, nb, guard):
     i = -1
     with np.errstate(all="ignore"):
         try:
-            for i, op, args, params in p.steps():
+            for i, op, args, params in p.ops():
                 argvals = [vals[a] for a in args]
                 if guard is not None:
                     guard(i, op, argvals)
@@ -518,7 +530,7 @@ def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
         return steps
     steps = []
     append = steps.append
-    for i, op, args, params in p.steps_reversed():
+    for i, op, args, params in p.ops_reversed():
         rules = [_rule(op, k, params, vals, i, args, scalar) for k in range(len(args))]
         if len(args) == 1:
             a = args[0]
@@ -652,7 +664,7 @@ def _backward_batch(p, vals, output, seed, nb, live):
     adj: list = [None] * len(vals)
     adj[output] = np.ones_like(vals[output]) if seed is None else seed
     with np.errstate(all="ignore"):
-        for i, op, args, params in p.steps_reversed():
+        for i, op, args, params in p.ops_reversed():
             if i > output:
                 continue
             g = adj[i]
@@ -676,7 +688,7 @@ def _live_from(program, wrt):
         live = [False] * len(program.nodes)
         for i in key:
             live[i] = True
-        for i, op, args, _ in plan(program).steps():
+        for i, op, args, _ in plan(program).ops():
             if any(live[a] for a in args):
                 live[i] = True
         cache[key] = live
@@ -715,7 +727,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
         tan[i] = t
     vals = _numpy_values(vals)
     with np.errstate(all="ignore"):
-        for i, op, args, params in p.steps():
+        for i, op, args, params in p.ops():
             if stop is not None and i > stop:
                 break
             total = None
@@ -737,7 +749,7 @@ def _tangents_scalar(p, vals, seeds, stop, n):
     tan: list = [None] * n
     for i, t in seeds.items():
         tan[i] = float(t)
-    for i, op, args, params in p.steps():
+    for i, op, args, params in p.ops():
         if stop is not None and i > stop:
             break
         total = None

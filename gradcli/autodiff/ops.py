@@ -25,6 +25,13 @@ Conventions
   equal values send half the gradient to each, and a max reduction shares it
   evenly among the maximal elements.  `kink(*args)` gives the distance to the
   nearest kink or tie, which `check` uses.
+* Reach: `reach` holds, per argument, a function `(*args) -> distance` (or None): how far
+  that argument may move before the op stops looking like its linearisation: the distance
+  to the nearest pole or domain edge, where the op or its derivative is undefined (1/b at
+  b = 0, log and sqrt at 0, tan at pi/2 + k pi, a**b at a = 0 unless b is a whole number
+  >= 0), or 4 for the functions that turn on the scale of a few units (sin, cos, exp,
+  tanh, sigmoid).
+  `check` keeps its finite-difference steps within it, so they never cross a pole.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ class Op:
     jvp: tuple | None = None
     params: tuple[str, ...] = ()  # static integer arguments, e.g. sum's axis
     kink: Callable | None = None
+    reach: tuple | None = None    # per argument: distance to a pole or domain edge (see above)
     infix: bool = False
     code: object = None           # Code, or (shapes, params) -> Code | None
     elementwise: bool = False     # set from `partials`
@@ -143,9 +151,32 @@ def _half_where_tie(first):
     return d
 
 
-def _ew(name, symbol, fwd, partials, formula, code, kink=None, infix=False):
+def _ew(name, symbol, fwd, partials, formula, code, kink=None, infix=False, reach=None):
     return Op(name, symbol, len(partials), fwd, tuple(formula), partials=tuple(partials),
-              kink=kink, infix=infix, code=code)
+              kink=kink, infix=infix, code=code, reach=reach)
+
+
+def _to_zero(*args):
+    """Distance of the argument (the last one of a unary op, the divisor of /) from 0."""
+    return np.abs(args[-1])
+
+
+def _to_tan_pole(a):
+    r = np.remainder(np.asarray(a, dtype=float) - np.pi / 2, np.pi)
+    return np.minimum(r, np.pi - r)
+
+
+def _unit(a):
+    # sin, cos, exp, tanh, sigmoid turn on the scale of their argument: a few units of it
+    return 4.0
+
+
+def _pow_base_edge(a, b):
+    # a**b is smooth in a at 0 only for a whole exponent >= 0 (x**2); else 0 is a pole or an edge
+    whole = (np.asarray(b) >= 0) & (np.asarray(b) == np.round(b))
+    if np.ndim(whole) == 0:
+        return np.inf if whole else np.abs(a)
+    return np.where(whole, np.inf, np.abs(a))
 
 
 def _unary(f, d, f_np=None, d_np=None):
@@ -166,27 +197,32 @@ ELEMENTWISE = [
     _ew("div", "/", np.divide, (lambda ans, a, b: 1.0 / b, lambda ans, a, b: -a / (b * b)),
         ("1/{1}", "-{0}/{1}^2"),
         Code("{0} / {1}", "{0} / {1}", ("1.0 / {1}", "-{0} / ({1} * {1})"),
-             ("1.0 / {1}", "-{0} / ({1} * {1})")), infix=True),
+             ("1.0 / {1}", "-{0} / ({1} * {1})")), infix=True, reach=(None, _to_zero)),
     _ew("pow", "**", _pow, (_dpow_a, _dpow_b), ("{1}*{0}^({1}-1)", "log({0})*{0}^{1}"),
         Code("pow({0}, {1})", "np.power({0}, {1})",
              ("(0.0 if {1} == 0.0 else {1} * pow({0}, {1} - 1.0))",
               "(0.0 if {0} == 0.0 and {1} >= 0.0 else {out} * log({0}))"),
              ("np.where({1} == 0, 0.0, {1} * np.power({0}, {1} - 1.0))",
-              "np.where(({0} == 0) & ({1} >= 0), 0.0, {out} * np.log({0}))")), infix=True),
+              "np.where(({0} == 0) & ({1} >= 0), 0.0, {out} * np.log({0}))")), infix=True,
+        reach=(_pow_base_edge, None)),
     _ew("neg", "-", np.negative, (-1,), ("-1",), Code("-{0}", "-{0}", ("-1",), ("-1",))),
     _ew("id", "=", lambda a: a, (1,), ("1",), Code("{0}", "{0}", ("1",), ("1",))),
-    _ew("sin", "sin", np.sin, (lambda ans, a: np.cos(a),), ("cos({0})",), _unary("sin", "cos({0})", d_np="np.cos({0})")),
+    _ew("sin", "sin", np.sin, (lambda ans, a: np.cos(a),), ("cos({0})",),
+        _unary("sin", "cos({0})", d_np="np.cos({0})"), reach=(_unit,)),
     _ew("cos", "cos", np.cos, (lambda ans, a: -np.sin(a),), ("-sin({0})",),
-        _unary("cos", "-sin({0})", d_np="-np.sin({0})")),
+        _unary("cos", "-sin({0})", d_np="-np.sin({0})"), reach=(_unit,)),
     _ew("tan", "tan", np.tan, (lambda ans, a: 1.0 + ans * ans,), ("1 + tan({0})^2",),
-        _unary("tan", "1.0 + {out} * {out}")),
-    _ew("exp", "exp", np.exp, (lambda ans, a: ans,), ("exp({0})",), _unary("exp", "{out}")),
-    _ew("log", "log", np.log, (lambda ans, a: 1.0 / a,), ("1/{0}",), _unary("log", "1.0 / {0}")),
-    _ew("sqrt", "sqrt", np.sqrt, (lambda ans, a: 0.5 / ans,), ("1/(2*sqrt({0}))",), _unary("sqrt", "0.5 / {out}")),
+        _unary("tan", "1.0 + {out} * {out}"), reach=(_to_tan_pole,)),
+    _ew("exp", "exp", np.exp, (lambda ans, a: ans,), ("exp({0})",), _unary("exp", "{out}"), reach=(_unit,)),
+    _ew("log", "log", np.log, (lambda ans, a: 1.0 / a,), ("1/{0}",), _unary("log", "1.0 / {0}"),
+        reach=(_to_zero,)),
+    _ew("sqrt", "sqrt", np.sqrt, (lambda ans, a: 0.5 / ans,), ("1/(2*sqrt({0}))",),
+        _unary("sqrt", "0.5 / {out}"), reach=(_to_zero,)),
     _ew("tanh", "tanh", np.tanh, (lambda ans, a: 1.0 - ans * ans,), ("1 - tanh({0})^2",),
-        _unary("tanh", "1.0 - {out} * {out}")),
+        _unary("tanh", "1.0 - {out} * {out}"), reach=(_unit,)),
     _ew("sigmoid", "sigmoid", sigmoid_array, (lambda ans, a: ans * (1.0 - ans),),
-        ("sigmoid({0})*(1 - sigmoid({0}))",), _unary("sigmoid", "{out} * (1.0 - {out})", "sigmoid_array({0})")),
+        ("sigmoid({0})*(1 - sigmoid({0}))",), _unary("sigmoid", "{out} * (1.0 - {out})", "sigmoid_array({0})"),
+        reach=(_unit,)),
     _ew("relu", "relu", lambda a: np.maximum(a, 0.0), (lambda ans, a: (a > 0).astype(float),),
         ("[{0} > 0]",), Code("({0} if not {0} < 0.0 else 0.0)", "np.maximum({0}, 0.0)",
                              ("(1.0 if {0} > 0.0 else 0.0)",), ("({0} > 0).astype(float)",)),

@@ -1,4 +1,4 @@
-"""`gradcli eval`: parse options, call evaluate.core.run per file, hand the reports to evaluate.render."""
+"""`gradcli eval`: parse options, call the API (load(path).eval) per file, hand the reports to evaluate.render."""
 
 from __future__ import annotations
 
@@ -6,21 +6,24 @@ import sys
 
 import click
 
-from ..options import AT, SEED, each_file, echo_json
+from ..options import AT, EXAMPLE, SEED, each_file, echo_json, with_examples
 
 
 @click.command("eval")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, type=click.Path())
+@EXAMPLE
 @AT
 @click.option("--wrt", metavar="X,Y", help="Differentiate w.r.t. these inputs only (default: all).")
 @click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True)
 @SEED
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def eval_cmd(files, at, wrt, mode, seed, fmt):
+def eval_cmd(files, examples, at, wrt, mode, seed, fmt):
     """Values of the outputs and their gradients w.r.t. every input."""
-    from . import core, render
+    files = with_examples(files, examples)
+    from ..api import load
+    from . import render
 
-    reports, status = each_file(files, lambda path: core.run(path, at, seed, wrt, mode))
+    reports, status = each_file(files, lambda path: load(path).eval(at, wrt, mode, seed))
     if fmt == "json":
         echo_json(files, reports, render.eval_json)
     else:

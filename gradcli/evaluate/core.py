@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError, did_you_mean
-from ..language.program import Program, bind, load, no_gc
+from ..language.program import Program
 
 
 class Grads(Mapping):
@@ -103,13 +103,3 @@ def require_finite_grads(program, vals, out, grads):
                                     hint="the function is not differentiable here (e.g. sqrt at 0); "
                                          "choose another point with --at")
     raise GradError(f"a gradient of {program.nodes[out].name} is not finite at this point")
-
-
-def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "reverse") -> EvalReport:
-    with no_gc():
-        program = load(path, seed)
-        point = bind(program, at, seed)
-        ids = select_inputs(program, wrt)
-        outputs = evaluate(program, point, ids, mode)
-    names = {program.nodes[i].name: point[i] for i in program.inputs}
-    return EvalReport(path, names, outputs, mode)

@@ -33,7 +33,9 @@ def eval_text(report, show_file: bool = False) -> None:
 
     con = console()
     if show_file:
-        con.print(f"[bold]{report.file}[/bold]")
+        from rich.text import Text
+
+        con.print(Text(report.file, style="bold"))
     for title, header, rows in tables:
         table = Table(title=title, title_justify="left", header_style="bold")
         for k, col in enumerate(header):

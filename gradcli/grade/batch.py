@@ -116,6 +116,73 @@ def forward(program, point: dict, limits: Limits | None = None, deadline: float 
     return engine.forward(program, point, nb=1, guard=guard)
 
 
+def forward_tolerant(program, point: dict, limits: Limits, deadline: float | None = None):
+    """(values, errors): the batched pass over every node under the limits, where a node that
+    fails (a shape error, a value too large) is None with its error in `errors` and the nodes
+    that need it are None too: one bad line never stops the others."""
+    p = engine.plan(program)
+    nodes = program.nodes
+    vals: list = [None] * len(nodes)
+    errors: dict[int, GradError] = {}
+    for i, value in p.consts:
+        vals[i] = np.asarray(value)[None]
+    for i in program.inputs:
+        vals[i] = point[i]
+    total = 0
+    with np.errstate(all="ignore"):
+        for i, op, args, params in p.steps:
+            argvals = [vals[a] for a in args]
+            if any(v is None for v in argvals):
+                continue
+            n = out_size(op, argvals)
+            if n > limits.max_elements or total + n > limits.max_total:
+                errors[i] = too_big(program, nodes[i], n, limits)
+                continue
+            total += n
+            if deadline is not None and time.monotonic() > deadline:
+                raise AnswerTimeout()
+            try:
+                vals[i] = engine.apply_op(op, argvals, params, 1)
+            except (ShapeError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
+                errors[i] = shape_error(program, nodes[i], argvals, err)
+    return vals, errors
+
+
+def describe(program, nid: int) -> str:
+    """A node as the student wrote it: its name, or the text of a sub-expression in backticks."""
+    node = program.nodes[nid]
+    if not node.generated:
+        return node.name
+    text = " ".join(program.source.text[node.start:node.end].split())
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return f"`{text if len(text) <= 40 else text[:39] + '…'}`"
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def shape_error(program, node, argvals, err) -> GradError:
+    """A shape error at a node in the student's terms: per-point shapes, the student's names."""
+    from .exercise import shape_text
+
+    text = " ".join(program.source.text[node.start:node.end].split())
+    shapes = [shape_text(np.shape(v)[1:]) for v in argvals]
+    reason = str(err).split("\n")[0]
+    if node.op.elementwise or "broadcast" in reason or "(" in reason:
+        reason = f"{node.op.symbol} cannot combine " + " and ".join(shapes)
+    what = ", ".join(f"{describe(program, a)} is {s}" for a, s in zip(node.args, shapes))
+    return GradError(f"shape mismatch in `{text}`: {reason}", program.source, node.start, node.end,
+                     hint=what)
+
+
 def per_point(value, B: int) -> np.ndarray:
     """A value as float (B,)+shape (constants carry a batch axis of 1)."""
     a = np.asarray(value, dtype=float)
@@ -127,7 +194,7 @@ def per_point(value, B: int) -> np.ndarray:
 def _passes(program, nid, n, limits):
     if limits is not None and n > limits.max_passes:
         node = program.nodes[nid]
-        raise GradError(f"'{node.name}' has {n:,} elements: the grader differentiates w.r.t. and of "
+        raise GradError(f"{describe(program, nid)} has {n:,} elements: the grader differentiates w.r.t. and of "
                         f"values of at most {limits.max_passes:,} elements", program.source,
                         node.start, node.end)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import sys
-from pathlib import Path
 
 import click
 
@@ -47,7 +46,6 @@ def _min_score(text: str | None, max_score: float) -> float | None:
               "long runs).")
 def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, self_test, progress):
     """Grade answers to the exercises in DIRECTORY (SPEC section 3)."""
-    from ..errors import GradError
     from . import formats, runner
     from .batch import Limits
 
@@ -55,36 +53,16 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
         raise click.UsageError("give --answers or --submissions, not both")
     if fmt == "gradescope" and submissions:
         raise click.UsageError("--format gradescope reports on one student; use --answers, not --submissions")
-    limits = Limits(time_limit=time_limit)
-    try:
-        exercises = runner.load_all(directory, seed)
-    except GradError as err:
-        click.echo(err.render(), err=True)
-        sys.exit(err.status)
     if self_test:
         if fmt not in ("table", "text", "json"):
             raise click.BadParameter(f"--self-test reports as a table or JSON, not {fmt}", param_hint="--format")
-        sys.exit(_self_test(exercises, limits, fmt))
-    if submissions:
-        try:
-            jobs_list = runner.students_in(submissions)
-        except GradError as err:
-            click.echo(err.render(), err=True)
-            sys.exit(2)
-        single = False
-    else:
-        if answers and not Path(answers).exists():
-            raise click.BadParameter(f"{answers} does not exist", param_hint="--answers")
-        if answers and Path(answers).is_file() and len(exercises) > 1:
-            raise click.BadParameter("a single .grad file answers a single exercise; give a folder",
-                                     param_hint="--answers")
-        name = Path(answers).name if answers else "answer"
-        jobs_list = [(name, Path(answers) if answers else None)]
-        single = True
-    workers = jobs or runner.default_workers()
-    show = progress if progress is not None else (sys.stderr.isatty() and len(jobs_list) * len(exercises) >= 50)
-    results = _run(exercises, jobs_list, limits, workers, seed, show)
-    book = runner.gradebook(exercises, results, single)
+        exercises = runner.load_all(directory, seed)    # a GradError: reported by cli.main, exit 2
+        sys.exit(_self_test(exercises, Limits(time_limit=time_limit), fmt))
+    from ..api import grade as grade_all
+
+    with _Bar(progress) as bar:
+        book = grade_all(directory, answers, submissions=submissions, seed=seed, jobs=jobs,
+                         time_limit=time_limit, progress=bar.update)
     threshold = _min_score(min_score, book.max_score)
     if fmt == "text":  # the name the other commands use for their tables
         fmt = "table"
@@ -103,33 +81,47 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
     else:
         text = formats.FORMATS[fmt](book)
     if text is not None:
-        if output:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as err:
-                click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
-                sys.exit(2)
-        else:
-            click.echo(text, nl=False)
+        from ..output import emit
+
+        emit(text, output)    # -o: atomically, a failed run leaves the old report whole
+    regrade = [s.id for s in book.students if s.regrade]
+    if regrade:  # the gradebook is not complete: not a student's fault, so never 0 or 1
+        shown = ", ".join(regrade[:10]) + (f" and {len(regrade) - 10} more" if len(regrade) > 10 else "")
+        click.echo(f"error: the grader failed on {len(regrade)} submission(s), marked "
+                   f"'{runner.GRADER_ERROR}': {shown}", err=True)
+        sys.exit(2)
     if threshold is not None:
         sys.exit(1 if any(s.score < threshold - 1e-9 for s in book.students) else 0)
     sys.exit(0 if book.passed else 1)
 
 
-def _run(exercises, jobs_list, limits, workers, seed, show):
-    from . import runner
+class _Bar:
+    """A progress bar on stderr (default: on a terminal, for 50 answers or more), fed by the API's
+    progress(done, total) and started at its first call."""
 
-    if not show:
-        return runner.grade_many(exercises, jobs_list, limits, workers, seed)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def __init__(self, show: bool | None):
+        self.show, self.bar, self.task = show, None, None
 
-    from ..render import console
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if not (self.show or (self.show is None and sys.stderr.isatty() and total >= 50)):
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task("grading", total=len(jobs_list))
-        return runner.grade_many(exercises, jobs_list, limits, workers, seed,
-                                 progress=lambda n: bar.advance(task, n))
+            from ..render import console
+
+            self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("grading", total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _self_test(exercises, limits, fmt) -> int:

@@ -20,12 +20,18 @@ from ..errors import GradError, Source, did_you_mean
 from ..language.program import Program, domain, fixed_inputs, load
 from . import batch
 
-KINDS = ("derivative", "graph", "forward", "reverse", "edges")
+KINDS = ("derivative", "graph", "forward", "reverse", "edges", "value")
 FORMS = ("formula", "number", "any")
+VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")   # Gradescope's values
 TOP_KEYS = {"title": str, "statement": str, "problem": str, "answer": str, "samples": int,
-            "seed": int, "rtol": float, "atol": float, "tasks": list}
-TASK_KEYS = {"kind": str, "of": list, "wrt": list, "form": str, "points": float}
+            "seed": int, "rtol": float, "atol": float, "sigfigs": int, "follow_through": bool,
+            "tasks": list}
+TASK_KEYS = {"kind": str, "of": list, "wrt": list, "form": str, "points": float, "sigfigs": int,
+             "distinct": bool, "zeros": bool, "visibility": str, "choices": list}
+# Which kinds take which of the keys that only some kinds have.
+ONLY = {"distinct": ("graph",), "zeros": ("forward", "derivative"), "choices": ("value",)}
 MAX_SAMPLES = 1000
+MAX_SIGFIGS = 12
 SOLUTION = "solution.grad"
 
 
@@ -36,6 +42,12 @@ class Task:
     wrt: list[str]
     form: str = "any"
     points: float = 1.0
+    sigfigs: int = 4
+    distinct: bool = False          # graph: no sub-expression computed twice
+    zeros: bool = False             # forward/derivative: derivatives that are 0 everywhere are items
+    visibility: str | None = None   # Gradescope's visibility of this task's test
+    choices: list[str] = field(default_factory=list)   # value: the words an answer may use
+    label: str = ""                 # how feedback names the task: its kind, numbered if repeated
 
 
 @dataclass
@@ -51,6 +63,8 @@ class Exercise:
     rtol: float
     atol: float
     tasks: list[Task]
+    sigfigs: int = 4
+    follow_through: bool = True
     program: Program | None = None
     inputs: list[str] = field(default_factory=list)      # the problem's input names, in order
     outputs: list[str] = field(default_factory=list)
@@ -59,12 +73,19 @@ class Exercise:
     values: dict[str, np.ndarray] = field(default_factory=dict)   # node name -> (B,)+shape
     jac: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)   # (out, input) -> Jacobian
     adjoints: dict[str, list] = field(default_factory=dict)      # out -> per problem node d(out)/d(node)
+    vals: list = field(default_factory=list)           # every problem node's value, (B,)+shape or (1,)+shape
+    zero: set = field(default_factory=set)             # (out, input) pairs whose derivative is 0 everywhere
+
+    @property
+    def words(self) -> dict[str, float]:
+        """The words value tasks let an answer use, each standing for its place (1, 2, ...)."""
+        return {w: float(k + 1) for t in self.tasks for k, w in enumerate(t.choices)}
 
     @property
     def max_score(self) -> float:
         return round(sum(t.points for t in self.tasks), 4)
 
-    def describe_point(self, b: int, limit: int = 6) -> str:
+    def describe_point(self, b: int, limit: int = 3) -> str:
         """'the default point (x = 0.785398)' or 'random point 3 (x = 1.2, y = -0.5)'."""
         where = "the default point" if b == 0 else f"random point {b}"
         parts = []
@@ -84,6 +105,14 @@ def fmt(value) -> str:
         return f"{a.item():.6g}"
     return np.array2string(a, formatter={"float_kind": lambda v: f"{v:.6g}"}, separator=", ",
                            max_line_width=10_000, threshold=64).replace("\n", "")
+
+
+def shape_text(shape) -> str:
+    if not shape:
+        return "a number"
+    if len(shape) == 1:
+        return f"a vector of {shape[0]}"
+    return "a " + "×".join(str(s) for s in shape) + (" matrix" if len(shape) == 2 else " tensor")
 
 
 # ---------------------------------------------------------------- exercise.toml
@@ -139,7 +168,8 @@ def _typed(toml: TomlFile, value, want, key: str, task: int | None):
     if want is int and isinstance(value, bool):
         raise toml.error(f"'{key}' must be a whole number, not {value!r}", key, task)
     if not isinstance(value, want):
-        names = {str: "a string", int: "a whole number", float: "a number", list: "a list"}
+        names = {str: "a string", int: "a whole number", float: "a number", list: "a list",
+                 bool: "true or false"}
         raise toml.error(f"'{key}' must be {names[want]}, not {value!r}", key, task)
     return value
 
@@ -177,12 +207,14 @@ def load_exercise(folder: str | Path, seed: int | None = None, samples: int | No
             raise toml.error(f"'{k}' must be a finite number, not negative", k)
     if not 0 <= values.get("seed", 0) < 2**63:
         raise toml.error("'seed' must be a whole number from 0 to 2**63 - 1", "seed")
+    _check_sigfigs(toml, values.get("sigfigs", 4), None)
     ex = Exercise(id=folder.name, folder=folder, title=values.get("title", folder.name),
                   statement=values.get("statement", ""), problem_file=values.get("problem", "problem.grad"),
                   answer_file=values.get("answer", "answer.grad"),
                   samples=n if samples is None else samples,
                   seed=values.get("seed", 0) if seed is None else seed,
-                  rtol=values.get("rtol", 1e-6), atol=values.get("atol", 1e-9), tasks=[])
+                  rtol=values.get("rtol", 1e-6), atol=values.get("atol", 1e-9), tasks=[],
+                  sigfigs=values.get("sigfigs", 4), follow_through=values.get("follow_through", True))
     for key in ("problem", "answer"):
         name = getattr(ex, f"{key}_file")
         if Path(name).is_absolute() or ".." in Path(name).parts:
@@ -215,15 +247,79 @@ def load_exercise(folder: str | Path, seed: int | None = None, samples: int | No
         points = _typed(toml, raw.get("points", 1), float, "points", i)
         if not 0 <= points <= 1e6:
             raise toml.error("'points' must be a number from 0 to 1,000,000", "points", i)
-        of = _names(toml, raw["of"], "of", i, ex.outputs + nodes, "an output or a node") if "of" in raw else list(ex.outputs)
         wrt = _names(toml, raw["wrt"], "wrt", i, ex.inputs, "an input") if "wrt" in raw else list(ex.inputs)
+        for key in ONLY:
+            if key in raw and kind not in ONLY[key]:
+                raise toml.error(f"'{key}' is a key of {' and '.join(ONLY[key])} tasks, not of {kind} tasks",
+                                 key, i)
+        task = Task(kind, [], wrt, form, points, sigfigs=ex.sigfigs)
+        for key in ("sigfigs", "distinct", "zeros", "visibility"):
+            if key in raw:
+                setattr(task, key, _typed(toml, raw[key], TASK_KEYS[key], key, i))
+        _check_sigfigs(toml, task.sigfigs, i)
+        if task.visibility is not None and task.visibility not in VISIBILITY:
+            raise toml.error(f"unknown visibility '{task.visibility}'", "visibility", i,
+                             hint="visibility = " + " | ".join(f'"{v}"' for v in VISIBILITY))
+        if kind == "value":
+            task.of = _value_names(toml, raw, i, program)
+            task.choices = _choices(toml, raw, i, ex)
+        else:
+            task.of = _names(toml, raw["of"], "of", i, ex.outputs + nodes, "an output or a node") \
+                if "of" in raw else list(ex.outputs)
         if kind in ("graph", "reverse"):
-            for name in of:
+            for name in task.of:
                 if name not in ex.outputs:
                     raise toml.error(f"'of': '{name}' is not an output of the problem", "of", i)
-        ex.tasks.append(Task(kind, of, wrt, form, points))
+        ex.tasks.append(task)
+    kinds = [t.kind for t in ex.tasks]
+    for k, task in enumerate(ex.tasks):
+        task.label = task.kind if kinds.count(task.kind) == 1 else f"{task.kind} #{kinds[:k + 1].count(task.kind)}"
     _reference(ex)
+    _check_choices(ex, toml)
     return ex
+
+
+def _check_sigfigs(toml, n, task):
+    if not 1 <= n <= MAX_SIGFIGS:
+        raise toml.error(f"'sigfigs' must be a whole number from 1 to {MAX_SIGFIGS}", "sigfigs", task)
+
+
+def _value_names(toml, raw, i, program) -> list[str]:
+    """A value task's names: named nodes of the problem (computed or constant), not inputs."""
+    if "of" not in raw:
+        raise toml.error("a value task needs 'of': the names the answer assigns", "kind", i,
+                         hint='of = ["NAME", ...], each a node of problem.grad')
+    named = [n.name for n in program.nodes[: program.n_main] if n.kind in ("op", "const") and not n.generated]
+    return _names(toml, raw["of"], "of", i, named or ["NAME"], "a named node")
+
+
+def _choices(toml, raw, i, ex) -> list[str]:
+    if "choices" not in raw:
+        return []
+    words = raw["choices"]
+    if (not isinstance(words, list) or not words or len(set(map(str, words))) != len(words)
+            or not all(isinstance(w, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", w) for w in words)):
+        raise toml.error("'choices' must be a list of different words, e.g. choices = [\"forward\", \"reverse\"]",
+                         "choices", i)
+    clash = [w for w in words if w in ex.inputs or w in ("d", "partial", "pi", "e")]
+    if clash:
+        raise toml.error(f"'choices': '{clash[0]}' is already a name of the language or the problem", "choices", i)
+    return list(words)
+
+
+def _check_choices(ex: Exercise, toml) -> None:
+    """Each name of a value task with choices is, in the problem, the place of one word (1, 2, ...)."""
+    for i, task in enumerate(ex.tasks):
+        if not task.choices:
+            continue
+        for name in task.of:
+            v = np.asarray(ex.values[name], dtype=float)
+            ok = v.ndim == 1 and np.all(v == v[0]) and v[0] == int(v[0]) and 1 <= v[0] <= len(task.choices)
+            if not ok:
+                raise toml.error(f"'{name}' is the answer to a choice: in problem.grad it must be the place "
+                                 f"of one of the words (1 to {len(task.choices)})", "choices", i,
+                                 hint=f"e.g. `const {task.choices[-1]} = {len(task.choices)}` and "
+                                      f"`{name} = {task.choices[-1]}`")
 
 
 # ---------------------------------------------------------------- the reference
@@ -256,6 +352,7 @@ def _evaluate(ex: Exercise, point: dict, B: int):
     program = ex.program
     vals = batch.forward(program, point)
     jac, adjoints = {}, {}
+    ex.zero = set()
     for o in _targets(ex):
         adj = batch.adjoint_jacobians(program, vals, o, B)
         adjoints[program.nodes[o].name] = adj
@@ -264,6 +361,7 @@ def _evaluate(ex: Exercise, point: dict, B: int):
             if g is None:
                 os_ = np.shape(vals[o])[1:]
                 g = np.zeros((B,) + os_ + np.shape(vals[x])[1:])
+                ex.zero.add((program.nodes[o].name, program.nodes[x].name))
             jac[(program.nodes[o].name, program.nodes[x].name)] = g
     return vals, jac, adjoints
 
@@ -312,9 +410,10 @@ def _reference(ex: Exercise) -> None:
     vals, jac, adjoints = _evaluate(ex, point, B)
     ex.points = {program.nodes[i].name: point[i] for i in program.inputs}
     ex.values = {n.name: batch.per_point(vals[n.id], B) for n in program.nodes[: program.n_main]
-                 if n.kind != "const" and not n.generated}
+                 if not n.generated}
     ex.jac = jac
     ex.adjoints = adjoints
+    ex.vals = vals
 
 
 def find_exercises(root: str | Path) -> list[Path]:

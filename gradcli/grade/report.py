@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Item:
-    name: str                 # what was asked: "d(f)/d(x)", "partial(w3, w1)", "f (value)"
+    name: str                 # what was asked: "d(f)/d(x)", "partial(w3, w1)", "value of f"
     passed: bool
-    feedback: str = ""        # for a failed item: where, expected vs given, and the note
+    feedback: str = ""        # for a failed item: where, expected vs given, what was written, the note
     note: str | None = None   # a short answer note naming the mistake: "sign-error", ...
+    graded_in: str | None = None   # asked here too, but scored in that (earlier) task
+    extra: bool = False       # worth 0 points: a claim no task asks for, a line with an error
+
+    @property
+    def scored(self) -> bool:
+        return self.graded_in is None and not self.extra
 
 
 @dataclass
@@ -18,13 +24,25 @@ class TaskResult:
     kind: str
     max_score: float
     items: list[Item] = field(default_factory=list)
+    visibility: str | None = None
 
     @property
     def score(self) -> float:
-        if not self.items:
+        """The points shared equally among the items scored here; a task all of whose items are
+        scored in earlier tasks follows their results (it gives no points of its own for free)."""
+        own = [i for i in self.items if i.scored]
+        if not own:
+            own = [i for i in self.items if i.graded_in is not None]
+        if not own or not self.max_score:
             return 0.0
-        passed = sum(1 for i in self.items if i.passed)
-        return round(self.max_score * passed / len(self.items), 4)
+        passed = sum(1 for i in own if i.passed)
+        return round(self.max_score * passed / len(own), 4)
+
+    @property
+    def right(self) -> tuple[int, int]:
+        """(items right, items) of those scored here."""
+        own = [i for i in self.items if i.scored] or [i for i in self.items if i.graded_in is not None]
+        return sum(1 for i in own if i.passed), len(own)
 
     @property
     def passed(self) -> bool:
@@ -39,6 +57,7 @@ class ExerciseResult:
     tasks: list[TaskResult] = field(default_factory=list)
     answer: str | None = None     # the answer file graded (None: not found)
     error: str | None = None      # the answer could not be graded at all (rendered, with line)
+    regrade: bool = False         # the grader itself failed (its process died): grade it again
 
     @property
     def score(self) -> float:
@@ -66,6 +85,10 @@ class StudentResult:
     def passed(self) -> bool:
         return all(e.passed for e in self.exercises)
 
+    @property
+    def regrade(self) -> bool:
+        return any(e.regrade for e in self.exercises)
+
 
 @dataclass
 class Gradebook:
@@ -78,5 +101,29 @@ class Gradebook:
         return round(sum(m for _, _, m in self.exercises), 4)
 
     @property
+    def score(self) -> float:
+        """The student's score (for a class, --submissions: the mean score)."""
+        return round(sum(s.score for s in self.students) / max(1, len(self.students)), 4)
+
+    @property
     def passed(self) -> bool:
         return all(s.passed for s in self.students)
+
+    def render(self, format: str = "table") -> str:
+        """The report as `gradcli grade --format FORMAT` writes it: table (plain text), json,
+        junit, gradescope (one student), csv or markdown."""
+        from . import formats
+
+        if format in ("table", "text"):
+            import io
+
+            from rich.console import Console
+
+            buf = io.StringIO()
+            formats.table(self, Console(file=buf, no_color=True, width=120, highlight=False))
+            return buf.getvalue()
+        if format not in formats.FORMATS:
+            raise ValueError(f"format {format!r}: choose table, {', '.join(formats.FORMATS)}")
+        if format == "gradescope" and not self.single:
+            raise ValueError("the gradescope format reports on one student, not a class")
+        return formats.FORMATS[format](self)

@@ -12,9 +12,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable
+from multiprocessing.connection import wait
 from pathlib import Path
+from typing import NamedTuple
 
+from ..errors import shown
 from .batch import Limits
 from .exercise import SOLUTION, Exercise, find_exercises, load_exercise
 from .report import ExerciseResult, Gradebook, StudentResult
@@ -37,12 +41,24 @@ def answer_candidates(ex: Exercise, folder: Path | None, single: bool) -> list[P
     return found
 
 
+class Submission(NamedTuple):
+    """One row of the gradebook: a student's id (as shown), their folder or answer file (None:
+    each exercise's own answer file), and why it is not graded (None: it is)."""
+
+    id: str
+    folder: Path | None
+    refused: str | None = None
+
+
 def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
-                  limits: Limits) -> StudentResult:
+                  limits: Limits, refused: str | None = None) -> StudentResult:
+    from .tasks import failed
+
     results = []
     for ex in exercises:
-        from .tasks import failed
-
+        if refused is not None:
+            results.append(failed(ex, None, refused))
+            continue
         candidates = answer_candidates(ex, folder, len(exercises) == 1)
         path = next((p for p in candidates if os.path.lexists(p)), None)
         if path is None:
@@ -53,7 +69,22 @@ def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
                                             "(a symbolic link): not graded"))
         else:
             results.append(grade_file(ex, path, limits))
-    return StudentResult(student, results)
+    return StudentResult(shown(student), [_shown(r) for r in results])
+
+
+def _shown(r: ExerciseResult) -> ExerciseResult:
+    """A result whose text holds no name the file system gave that is not UTF-8 (`bad\\xff`)."""
+    r.id, r.title = shown(r.id), shown(r.title)
+    r.answer = None if r.answer is None else shown(r.answer)
+    r.error = None if r.error is None else shown(r.error)
+    for t in r.tasks:
+        for i in t.items:
+            i.name, i.feedback = shown(i.name), shown(i.feedback)
+    return r
+
+
+def _grade(exercises, job: Submission, limits: Limits) -> StudentResult:
+    return grade_student(exercises, job.id, job.folder, limits, job.refused)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -61,81 +92,205 @@ def _inside(path: Path, folder: Path) -> bool:
     return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
 
 
-def students_in(submissions: str | Path) -> list[tuple[str, Path]]:
-    """One folder per student; a folder that is a symbolic link (to another student's) is skipped."""
+def students_in(submissions: str | Path) -> list[Submission]:
+    """Every entry of the folder, in name order, is a row: a folder is a student's and is
+    graded; a symbolic link (to another student's folder, or anywhere), a hidden entry
+    (`.git`) and a plain file get a row that says why they are not graded."""
     from ..errors import GradError
 
     root = Path(submissions)
     if not root.is_dir():
-        raise GradError(f"--submissions {root}: not a directory")
-    found = [(p.name, p) for p in sorted(root.iterdir(), key=lambda p: p.name)
-             if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
-    if not found:
-        raise GradError(f"--submissions {root}: no student folders in it",
+        raise GradError(f"--submissions {shown(root)}: not a directory")
+    rows = [Submission(shown(p.name), p, _refused(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)]
+    if not any(r.refused is None for r in rows):
+        found = f" (it holds {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, none a student's folder)" \
+            if rows else ""
+        raise GradError(f"--submissions {shown(root)}: no student folders in it{found}",
                         hint="one folder per student, each with that student's answers")
-    return found
+    return rows
+
+
+def _refused(p: Path) -> str | None:
+    """Why an entry of --submissions is not a student's folder to grade (None: it is)."""
+    if p.is_symlink():
+        return (f"not graded: {shown(p.name)} is a symbolic link, not a folder of its own "
+                "(a link could lend another student's answers)")
+    if p.name.startswith("."):
+        return f"not graded: {shown(p.name)} is hidden (its name starts with '.')"
+    if not p.is_dir():
+        return f"not graded: {shown(p.name)} is not a folder (one folder per student)"
+    return None
 
 
 # ---------------------------------------------------------------- in parallel
+#
+# A worker that dies (the kernel's OOM killer sends SIGKILL) must neither hang the class
+# (multiprocessing.Pool waits forever for its result) nor cost other students their grade.
+# concurrent.futures.ProcessPoolExecutor notices the death, but then fails every student
+# in flight and stops the other workers, so it cannot say whose grading killed the worker;
+# telling them apart with a SIGTERM handler in the workers deadlocks on the pool's shared
+# result queue (a signal that lands just before a worker blocks on the queue's lock).  So
+# each worker here has a pipe of its own and grades one student at a time: the parent
+# waits on the pipes and on the processes' sentinels together, so a death is seen at once
+# and belongs to exactly one student, who gets a "grader error, regrade" row; a new worker
+# takes the dead one's place and the class goes on.  No lock is shared between workers.
+
+GRADER_ERROR = "grader error, regrade"
+MAX_START_FAILURES = 3  # workers that die before they are ready: give up on the rest
 
 _STATE: dict = {}
 
 
-def _init(paths, seed, limits):
+def _serve(conn, paths, seed, limits):  # pragma: no cover - runs in a worker process
+    """A worker: load the exercises (unless inherited), then grade what the pipe brings."""
     if "exercises" not in _STATE:
         _STATE["exercises"] = [load_exercise(p, seed) for p in paths]
-    _STATE["limits"] = limits
+    exercises = _STATE["exercises"]
+    conn.send(None)                       # ready
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):       # the parent is gone
+            return
+        if msg is None:
+            return
+        index, job = msg
+        try:
+            result = _grade(exercises, Submission(*job), limits)
+        except Exception as err:  # grade_file never raises; belt and braces
+            result = _broken(exercises, job[0], f"the grader failed ({type(err).__name__}: {err})")
+        conn.send((index, result))
 
 
-def _work(job):
-    student, folder = job
-    try:
-        return grade_student(_STATE["exercises"], student, folder, _STATE["limits"])
-    except Exception as err:  # pragma: no cover - grade_file never raises; belt and braces
-        return _broken(_STATE["exercises"], student, err)
-
-
-def _broken(exercises, student, err) -> StudentResult:
+def _broken(exercises, student, why) -> StudentResult:
     from .tasks import failed
 
-    msg = f"the grader failed on this submission ({type(err).__name__}: {err})"
-    return StudentResult(student, [failed(ex, None, msg) for ex in exercises])
+    msg = f"{GRADER_ERROR}: {why}"
+    results = [failed(ex, None, msg) for ex in exercises]
+    for r in results:
+        r.regrade = True
+    return StudentResult(shown(student), results)
 
 
-def grade_many(exercises: list[Exercise], jobs: list[tuple[str, Path | None]], limits: Limits,
+def grade_many(exercises: list[Exercise], jobs: list, limits: Limits,
                workers: int = 1, seed: int | None = None,
                progress: Callable[[int], None] | None = None) -> list[StudentResult]:
-    """Grade each (student, folder); in order, whatever the number of workers."""
-    results: list[StudentResult] = []
+    """Grade each Submission (or (student, folder)); in order, whatever the number of workers."""
+    jobs = [job if isinstance(job, Submission) else Submission(*job) for job in jobs]
     if workers <= 1 or len(jobs) < 2:
+        results = []
         for job in jobs:
             try:
-                results.append(grade_student(exercises, job[0], job[1], limits))
+                results.append(_grade(exercises, job, limits))
             except Exception as err:  # pragma: no cover
-                results.append(_broken(exercises, job[0], err))
+                results.append(_broken(exercises, job.id, f"the grader failed ({type(err).__name__}: {err})"))
             if progress:
                 progress(1)
         return results
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and sys.platform != "darwin":
-        ctx = multiprocessing.get_context("fork")
-        _STATE["exercises"] = exercises        # inherited by the forked workers
-        initargs = ([], seed, limits)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        _STATE.pop("exercises", None)
-        initargs = ([str(ex.folder) for ex in exercises], seed, limits)
-    chunk = max(1, min(16, len(jobs) // (workers * 8) or 1))
-    with ctx.Pool(workers, initializer=_init, initargs=initargs) as pool:
-        for result in pool.imap(_work, jobs, chunksize=chunk):
-            results.append(result)
+    return _Pool(exercises, limits, seed).run(jobs, min(workers, len(jobs)), progress)
+
+
+class _Worker:
+    def __init__(self, ctx, initargs):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, *initargs), daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.job: int | None = None
+
+    def stop(self, graceful: bool = False):
+        """Ask an idle worker to exit (graceful), else end it, and reap it."""
+        if graceful:
+            try:
+                self.conn.send(None)
+                self.proc.join(timeout=5)
+            except OSError:
+                pass
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class _Pool:
+    """Worker processes, one student each at a time, each with its own pipe (see above)."""
+
+    def __init__(self, exercises, limits, seed):
+        self.exercises = exercises
+        methods = multiprocessing.get_all_start_methods()
+        if "fork" in methods and sys.platform != "darwin":
+            self.ctx = multiprocessing.get_context("fork")
+            _STATE["exercises"] = exercises        # inherited by the forked workers
+            self.initargs = ([], seed, limits)
+        else:
+            self.ctx = multiprocessing.get_context("spawn")
+            _STATE.pop("exercises", None)
+            self.initargs = ([str(ex.folder) for ex in exercises], seed, limits)
+
+    def run(self, jobs, n, progress) -> list[StudentResult]:
+        results: list = [None] * len(jobs)
+        todo = deque(range(len(jobs)))
+        workers = [_Worker(self.ctx, self.initargs) for _ in range(n)]
+        failed_starts = 0
+
+        def done(i, result):
+            results[i] = result
             if progress:
                 progress(1)
-    return results
+
+        try:
+            while workers:
+                ready = wait([w.conn for w in workers] + [w.proc.sentinel for w in workers])
+                for w in list(workers):
+                    if w.conn not in ready and w.proc.sentinel not in ready:
+                        continue
+                    try:
+                        msg = w.conn.recv() if w.conn in ready else None
+                        alive = w.conn in ready
+                    except (EOFError, OSError):
+                        alive = False
+                    if not alive:                 # the worker died
+                        workers.remove(w)
+                        w.stop()
+                        if w.job is not None:
+                            done(w.job, _broken(self.exercises, jobs[w.job].id, _death(w.proc)))
+                        elif not w.ready:
+                            failed_starts += 1
+                        if todo and failed_starts < MAX_START_FAILURES:
+                            workers.append(_Worker(self.ctx, self.initargs))
+                        continue
+                    if msg is not None:
+                        i, result = msg
+                        done(i, result)
+                    w.ready, w.job = True, None
+                    if not todo:
+                        workers.remove(w)
+                        w.stop(graceful=True)
+                        continue
+                    job = todo.popleft()
+                    try:
+                        w.conn.send((job, tuple(jobs[job])))
+                        w.job = job
+                    except OSError:               # it died after its last result: not this job's doing
+                        todo.appendleft(job)
+            for i in todo:                        # only when workers could not even start
+                done(i, _broken(self.exercises, jobs[i].id, "the grading processes could not start"))
+        finally:
+            for w in workers:
+                w.stop()
+        return results
+
+
+def _death(proc) -> str:
+    code = proc.exitcode
+    how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+    return (f"the process grading this submission died ({how}; the system may have run out of "
+            "memory): grade it again")
 
 
 def gradebook(exercises: list[Exercise], students: list[StudentResult], single: bool) -> Gradebook:
-    return Gradebook([(ex.id, ex.title, ex.max_score) for ex in exercises], students, single)
+    return Gradebook([(shown(ex.id), shown(ex.title), ex.max_score) for ex in exercises], students, single)
 
 
 # ---------------------------------------------------------------- self-test

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import re
 
-from .view import GraphView, fmt, shape_text
+from .view import GraphView, Summary, fmt, shape_text, summarised
 from ..render import tolist
+
+
+def _value(v):
+    """A value for JSON: a number or nested lists, or {shape, size, min, max, mean, nonfinite}
+    above view.FULL elements (docs/graph.md), so a huge tensor costs a few bytes."""
+    v = summarised(v)
+    return v.to_json() if isinstance(v, Summary) else tolist(v)
 
 COLOURS = {  # fill, border
     "input": ("#cfe2ff", "#3d6fb6"),
@@ -213,8 +220,8 @@ def _span_json(span):
 
 
 def _claim_json(c):
-    return {"claim": c.text, "kind": c.kind, "expr": c.source, "given": tolist(c.given),
-            "engine": tolist(c.engine), "agrees": c.agrees, "span": _span_json(c.span)}
+    return {"claim": c.text, "kind": c.kind, "expr": c.source, "given": _value(c.given),
+            "engine": _value(c.engine), "agrees": c.agrees, "span": _span_json(c.span)}
 
 
 def to_json(gv: GraphView) -> dict:
@@ -222,9 +229,9 @@ def to_json(gv: GraphView) -> dict:
     for n in gv.nodes:
         nodes.append({
             "name": n.name, "kind": n.kind, "op": n.op, "expr": n.expr, "args": n.args,
-            "shape": list(n.shape), "value": tolist(n.value),
-            "adjoint": None if n.adjoint is None else tolist(n.adjoint),
-            "tangent": {x: None if t is None else tolist(t) for x, t in n.tangents.items()} or None,
+            "shape": list(n.shape), "value": _value(n.value),
+            "adjoint": None if n.adjoint is None else _value(n.adjoint),
+            "tangent": {x: None if t is None else _value(t) for x, t in n.tangents.items()} or None,
             "output": n.output, "span": _span_json(n.span),
             "claims": [_claim_json(c) for c in n.claims],
         })
@@ -232,12 +239,12 @@ def to_json(gv: GraphView) -> dict:
     for e in gv.edges:
         edges.append({
             "from": gv.nodes[e.src].name, "to": gv.nodes[e.dst].name, "arg": e.slot,
-            "formula": e.formula, "value": None if e.value is None else tolist(e.value),
+            "formula": e.formula, "value": None if e.value is None else _value(e.value),
             "tensor_op": e.tensor_op, "differentiable": e.differentiable,
             "shapes": {"from": list(e.src_shape), "to": list(e.dst_shape)},
             "claims": [_claim_json(c) for c in e.claims],
         })
-    data = {"file": gv.file, "point": {k: tolist(v) for k, v in gv.point.items()},
+    data = {"file": gv.file, "point": {k: _value(v) for k, v in gv.point.items()},
             "output": gv.output, "adjoint_of": gv.out, "mode": gv.mode, "wrt": gv.wrt,
             "nodes": nodes, "edges": edges, "claims": [_claim_json(c) for c in gv.claims]}
     if gv.paths:
@@ -248,11 +255,11 @@ def to_json(gv: GraphView) -> dict:
                 "limit": rep.limit, "complete": rep.complete,
                 "paths": [{"nodes": path_name(gv, p).split(" → "),
                            "formulas": [gv.edges[i].formula for i in p.edges],
-                           "factors": [None if gv.edges[i].value is None else tolist(gv.edges[i].value)
+                           "factors": [None if gv.edges[i].value is None else _value(gv.edges[i].value)
                                        for i in p.edges],
-                           "value": tolist(p.value)} for p in rep.paths],
-                "shown_sum": tolist(rep.shown_sum), "total": tolist(rep.total),
-                "gradient": tolist(rep.gradient), "agrees": rep.agrees,
+                           "value": _value(p.value)} for p in rep.paths],
+                "shown_sum": _value(rep.shown_sum), "total": _value(rep.total),
+                "gradient": _value(rep.gradient), "agrees": rep.agrees,
             }
     return data
 
@@ -371,7 +378,7 @@ def mermaid(gv: GraphView) -> str:
 
 # ---------------------------------------------------------------- Graphviz
 
-def graphviz(dot_text: str, fmt_: str) -> bytes:
+def graphviz(dot_text: str, fmt_: str, timeout: float = 120) -> bytes:
     """Run Graphviz's `dot -T<fmt>`; a GradError with the install hint when it is missing."""
     import shutil
     import subprocess
@@ -386,7 +393,7 @@ def graphviz(dot_text: str, fmt_: str) -> bytes:
                              "https://graphviz.org/download/), or use --format dot or mermaid")
     try:
         done = subprocess.run([exe, f"-T{fmt_}"], input=dot_text.encode(), capture_output=True,
-                              timeout=120)
+                              timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise GradError(f"Graphviz's dot failed: {err}") from None
     if done.returncode != 0:

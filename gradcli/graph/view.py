@@ -24,7 +24,47 @@ from ..errors import GradError, did_you_mean
 from ..language.program import Program, bind, load
 
 SMALL = 12          # a tensor with at most this many elements is shown in full
+FULL = 10_000       # JSON lists a tensor in full up to this many elements, else a Summary
 RTOL, ATOL = 1e-6, 1e-9
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A tensor too large to list (more than FULL elements): its shape and statistics over
+    its finite elements (None when it has none), and how many elements are not finite."""
+
+    shape: tuple
+    min: float | None
+    max: float | None
+    mean: float | None
+    nonfinite: int
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @classmethod
+    def of(cls, value) -> "Summary":
+        a = np.asarray(value, dtype=float)
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(a)
+            bad = int(a.size - np.count_nonzero(finite))
+            if bad:
+                a = a[finite]
+            if a.size == 0:
+                return cls(tuple(np.shape(value)), None, None, None, bad)
+            return cls(tuple(np.shape(value)), float(np.min(a)), float(np.max(a)), float(np.mean(a)), bad)
+
+    def to_json(self) -> dict:
+        return {"shape": list(self.shape), "size": int(np.prod(self.shape, dtype=np.int64)),
+                "min": self.min, "max": self.max, "mean": self.mean, "nonfinite": self.nonfinite}
+
+
+def summarised(value):
+    """A tensor as it is kept for display: itself when small, its Summary when large."""
+    if value is None or isinstance(value, Summary) or np.size(value) <= FULL:
+        return value
+    return Summary.of(value)
 
 
 # ---------------------------------------------------------------- the report
@@ -59,6 +99,7 @@ class NodeRow:
     live: bool                # depends on an input
     span: tuple
     claims: list[ClaimRow] = field(default_factory=list)
+    params: tuple = ()        # the op's fixed parameters (sum's axis), as in `expr`
 
 
 @dataclass
@@ -115,6 +156,8 @@ class GraphView:
     claims: list[ClaimRow]
     paths: list[PathReport] = field(default_factory=list)
     vals: list = field(default=None, repr=False)     # the engine's values, for paths()
+    source: object = field(default=None, repr=False)  # the file's errors.Source (its lines)
+    sweeps: object = None     # sweep.Sweeps, step by step (`--format html`)
     program: object = field(default=None, repr=False)  # for --format python
 
     @property
@@ -155,6 +198,14 @@ def _span(program: Program, start: int, end: int) -> tuple:
 
 def fmt(value, digits: int = 8) -> str:
     """A value on one line: %g for a scalar, nested lists when small, a summary else."""
+    if isinstance(value, Summary):
+        if value.min is None:
+            return f"no finite element ({value.nonfinite:,} not finite)"
+        extra = f", {value.nonfinite:,} not finite" if value.nonfinite else ""
+        return (f"min {_num(value.min, 6)}, max {_num(value.max, 6)}, "
+                f"mean {_num(value.mean, 6)}{extra}")
+    if isinstance(value, (float, int)):       # np.float64 is a float
+        return _num(value, digits)
     a = np.asarray(value, dtype=float)
     if a.ndim == 0:
         return _num(a.item(), digits)
@@ -181,8 +232,11 @@ def shape_text(shape) -> str:
 
 
 def _expr(node, names) -> str:
-    op = node.op
-    args = [names[a] for a in node.args]
+    return expr_text(node.op, [names[a] for a in node.args], node.params)
+
+
+def expr_text(op, args: list[str], params=()) -> str:
+    """An op applied to its arguments' texts (names, or values), as the listing writes it."""
     if op.name == "id":
         return args[0]
     if op.name == "neg":
@@ -191,7 +245,7 @@ def _expr(node, names) -> str:
         return f"{args[0]} {op.symbol} {args[1]}"
     if op.name == "stack":
         return "[" + ", ".join(args) + "]"
-    return f"{op.symbol}(" + ", ".join(args + [str(p) for p in node.params]) + ")"
+    return f"{op.symbol}(" + ", ".join(args + [str(p) for p in params]) + ")"
 
 
 def _formula(op, k, names, out) -> str | None:
@@ -242,12 +296,12 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
             expr, op, symbol = node.kind, None, None
         if live[node.id]:
             a = adj[node.id]
-            adjoint = np.zeros(shape) if a is None else a
+            adjoint = np.broadcast_to(0.0, shape) if a is None else a   # a symbolic zero, not an array
             adjoint = np.asarray(adjoint)[()] if np.ndim(adjoint) == 0 else adjoint
             tangents = {}
             for x, tan in tans.items():
                 t = tan[node.id]
-                t = np.zeros(shape) if t is None else np.broadcast_to(t, shape)
+                t = np.broadcast_to(0.0 if t is None else t, shape)
                 tangents[nodes[x].name] = t[()] if np.ndim(t) == 0 else t
         else:
             adjoint, tangents = None, {nodes[x].name: None for x in tans}
@@ -255,7 +309,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
         rows.append(NodeRow(node.id, key, name, node.kind, op, symbol,
                             [names[a] for a in node.args], expr, shape, value, adjoint, tangents,
                             node.id in outputs, literal, bool(live[node.id]),
-                            _span(program, node.start, node.end)))
+                            _span(program, node.start, node.end), params=tuple(node.params)))
         if node.kind != "op":
             continue
         op_ = node.op
@@ -264,10 +318,10 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
         for k, a in enumerate(node.args):
             diff = bool(live[a]) and op_.differentiable(k)
             formula = _formula(op_, k, argnames, name) if op_.differentiable(k) else None
-            if op_.elementwise:
+            if op_.elementwise:  # kept only as big as display needs: a large one is summarised at once
                 with np.errstate(all="ignore"):
                     v = engine.local_partial(op_, k, value, argvals)
-                v = np.float64(v) if np.ndim(v) == 0 else np.asarray(v, float)
+                v = np.float64(v) if np.ndim(v) == 0 else summarised(np.asarray(v, float))
             else:
                 v = None
             edges.append(EdgeRow(a, node.id, k, formula, v, not op_.elementwise, diff,
@@ -276,7 +330,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     gv = GraphView(file or program.source.name,
                    {nodes[i].name: point[i] for i in program.inputs},
                    nodes[out].name, out, mode, [nodes[x].name for x in wrt], rows, edges, [],
-                   vals=vals, program=program)
+                   vals=vals, source=program.source, program=program)
     _attach_claims(program, vals, gv)
     return gv
 
@@ -380,15 +434,21 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
 # ---------------------------------------------------------------- entry point
 
 def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "reverse",
-         output: str | None = None, with_paths: bool = False, limit: int = 50) -> GraphView:
+         output: str | None = None, with_paths: bool = False, limit: int = 50,
+         with_sweeps: bool = False) -> GraphView:
     """Load, bind the point, walk; `--wrt` (default: every input) picks the inputs
-    whose tangents (`mode="forward"`) and paths (`with_paths`) are shown."""
+    whose tangents (`mode="forward"`), paths (`with_paths`) and forward-mode sweeps
+    (`with_sweeps`, the steps `--format html` plays) are shown."""
     from ..evaluate.core import select_inputs
 
     program = load(path, seed)
     point = bind(program, at, seed)
     ids = select_inputs(program, wrt)
-    gv = view(program, point, output, ids if mode == "forward" else [], mode, path)
+    gv = view(program, point, output, ids if mode == "forward" else [], mode, program.source.name)
     if with_paths:
         gv.paths = [paths(program, gv, x, limit) for x in ids]
+    if with_sweeps:
+        from . import sweep
+
+        gv.sweeps = sweep.sweeps(program, gv, ids, picked=wrt is not None)
     return gv

@@ -18,9 +18,16 @@ import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
 from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
-from .syntax import parse, read_source
+from .syntax import name_hint, parse, read_source
 
 MAX_NODES = 2_000_000
+# Functions the language spells otherwise (a hint for an unknown function).
+SPELLED = {"ln": "the natural log is log(...)", "cot": "write cos(x)/sin(x)", "sec": "write 1/cos(x)",
+           "csc": "write 1/sin(x)", "pow": "write a**b", "sqr": "write square(x) or x**2",
+           "outer": "the outer product u vᵀ of two vectors is transpose([u]) @ [v]",
+           "arctan": "there is no arctan: write the derivative, 1/(1 + x**2)",
+           "d": "a derivative cannot be used inside a formula: write the formula (or the number) itself",
+           "partial": "a partial cannot be used inside a formula: write the formula (or the number) itself"}
 
 
 class Node:
@@ -234,7 +241,8 @@ class Builder:
         if name in self.defs or name in FUNCTIONS or name in INITIALISERS:
             raise self.error(f"'{name}' is a function: call it as {name}(...)", ex[1], ex[2])
         visible = list(self.names) + list(CONSTANTS) + list(env or ())
-        raise self.error(f"undefined name '{name}'", ex[1], ex[2], hint=did_you_mean(name, visible))
+        raise self.error(f"undefined name '{name}'", ex[1], ex[2],
+                         hint=name_hint(name) or did_you_mean(name, visible))
 
     def lower(self, root, init: bool = False):
         """Lower an expression; return a node id or a Const."""
@@ -316,7 +324,8 @@ class Builder:
                 return self.initialise(ex, args, init)
             table = FUNCTIONS.get(fname)
             if table is None:
-                hint = did_you_mean(fname, list(FUNCTIONS) + list(self.defs) + list(INITIALISERS))
+                hint = SPELLED.get(fname) or did_you_mean(fname, list(FUNCTIONS) + list(self.defs)
+                                                          + list(INITIALISERS))
                 raise self.error(f"unknown function '{fname}'", start, start + len(fname),
                                  hint=hint or "see the README for the functions gradcli knows")
             if len(args) not in table:
@@ -554,22 +563,33 @@ def domain(program: Program, i: int, value) -> tuple[np.ndarray, np.ndarray]:
     return v - 1.0, v + 1.0
 
 
-def bind(program: Program, at=(), seed: int = 0) -> dict:
-    """The point: each input's value from `--at NAME=EXPR` or its default; {input id: value}."""
+def _input_id(program: Program, name: str, what: str) -> int:
+    nid = program.names.get(name)
+    if nid is None or program.nodes[nid].kind != "input":
+        inputs = [program.nodes[i].name for i in program.inputs]
+        raise GradError(f"{what}: no input named '{name}' in {program.source.name}",
+                        hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
+    return nid
+
+
+def expression_value(text: str, name: str, seed: int = 0):
+    """The value of `--at NAME=EXPR`'s EXPR: numbers, constants, tensor literals, initialisers."""
+    src = Source(f"--at {name}", text)
+    return Builder(src, seed).constant(parse(src, start="expr_only"), f"--at {name}")
+
+
+def bind(program: Program, at=(), seed: int = 0, values: dict | None = None) -> dict:
+    """The point: each input's value from `--at NAME=EXPR`, from `values` ({name: number or
+    array}, the Python API's) or its default; {input id: value}."""
     given = {}
     for item in at:
         name, eq, text = item.partition("=")
         name = name.strip()
         if not eq or not name:
             raise GradError(f"--at {item!r}: write NAME=EXPR, e.g. --at x=1.5")
-        nid = program.names.get(name)
-        if nid is None or program.nodes[nid].kind != "input":
-            inputs = [program.nodes[i].name for i in program.inputs]
-            raise GradError(f"--at {name}: no input named '{name}' in {program.source.name}",
-                            hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
-        src = Source(f"--at {name}", text)
-        value = Builder(src, seed).constant(parse(src, start="expr_only"), f"--at {name}")
-        given[nid] = value
+        given[_input_id(program, name, f"--at {name}")] = expression_value(text, name, seed)
+    for name, value in (values or {}).items():
+        given[_input_id(program, name, f"at {name!r}")] = value
     point = {}
     for nid in program.inputs:
         value = given.get(nid, program.defaults.get(nid))

@@ -26,7 +26,7 @@ from pathlib import Path
 from lark import Lark, Transformer
 from lark.lexer import Lexer
 
-from ..errors import GradError, Source
+from ..errors import GradError, Source, shown
 
 RESERVED = {"input": "INPUT", "const": "CONST", "def": "DEF", "output": "OUTPUT", "in": "IN"}
 PUNCT = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "@": "AT", "=": "_EQ",
@@ -52,12 +52,10 @@ EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PLUS"}
 
 
 def grammar_path() -> Path:
-    """The grammar ships inside the wheel as gradcli/grammars; in a checkout it is ../grammars."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "grammars" / "gradcli.lark", package.parent / "grammars" / "gradcli.lark"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("gradcli.lark not found next to the gradcli package")
+    """grammars/gradcli.lark, wherever gradcli's data is shipped (gradcli.shipped)."""
+    from .. import shipped
+
+    return shipped.path("grammars") / "gradcli.lark"
 
 
 def tokens(source: Source, pos: int = 0, stop: int | None = None):
@@ -111,8 +109,7 @@ def tokens(source: Source, pos: int = 0, stop: int | None = None):
             yield ("$END", "", start, start)
             return
         elif kind == "bad":
-            raise GradError(f"unexpected character {text[start]!r}", source, start,
-                            hint="operators are + - * / @ ** ^; comments start with #")
+            raise _bad_character(source, start)
         else:
             value = m.group(kind)
         last = kind
@@ -336,10 +333,81 @@ def _drive(tables: Tables, stream, source: Source, start: str):
     raise GradError("unexpected end of input", source, len(source.text))  # pragma: no cover
 
 
+# Characters typed from a word processor or a paper: what to write instead.
+LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
+              "\u2217": "*", "\u2219": "*", "\u00f7": "/", "\u2215": "/", "\uff1d": "=", "\uff08": "(",
+              "\uff09": ")", "\uff0c": ","}
+SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b",
+                             "0123456789-")
+
+
+def _bad_character(source: Source, at: int) -> GradError:
+    ch = source.text[at]
+    ascii_ = LOOKALIKES.get(ch)
+    if ascii_ is not None:
+        hint = f"write {ascii_} (the ASCII operator) instead of {ch}"
+    elif ch == "\u221a":
+        hint = "write sqrt(...)"
+    elif ch == "'" and at > 0 and (source.text[at - 1].isalnum() or source.text[at - 1] in "_)"):
+        hint = "a derivative is written d(f)/d(x), not with a prime"
+    elif ch in "'\"\u2018\u2019\u201c\u201d":
+        hint = "quotes are no part of the language: write names and words without them"
+    else:
+        hint = "operators are + - * / @ ** ^; comments start with #"
+    return GradError(f"unexpected character {ch!r}", source, at, hint=hint)
+
+
+def name_hint(name: str) -> str | None:
+    """A hint for a name no file defines that is a typed formula: `x²` -> x**2, `π` -> pi."""
+    if name == "\u03c0":
+        return "write pi"
+    power = name.translate(SUPERSCRIPTS)
+    if power != name:
+        k = next(i for i, (a, b) in enumerate(zip(name, power)) if a != b)
+        return f"write {name[:k] or '(...)'}**{power[k:]}"
+    return None
+
+
+_NUMBER_END = re.compile(r"(?<![\w.])(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*$")
+_NAME_END = re.compile(r"([^\W\d]\w*)[ \t]*$")
+
+
+def _juxtaposed(tok, source: Source) -> str | None:
+    """A hint when an operand follows an operand: `2x`, `2(x + 1)`, `(a)(b)`, `sin x`, `x²`."""
+    kind, value, start, _ = tok
+    if kind == "NAME" and value[0].translate(SUPERSCRIPTS) != value[0]:
+        return f"write **{value.translate(SUPERSCRIPTS)} for a power"
+    if kind not in ("NAME", "NUMBER", "LPAR", "LSQB"):
+        return None
+    line_start = source.text.rfind("\n", 0, start) + 1
+    before = source.text[line_start:start]
+    shown = "pi" if value == "\u03c0" else value
+    m = _NUMBER_END.search(before)
+    if m and kind in ("NAME", "LPAR"):
+        return f"multiplication needs a *: write {m.group().strip()}*{shown}"
+    if before.rstrip().endswith((")", "]")):
+        return f"multiplication needs a *: write {before.rstrip()[-1]}*{shown}"
+    if kind == "NAME" and name_hint(value):
+        return name_hint(value)
+    m = _NAME_END.search(before)
+    if m and kind in ("NAME", "NUMBER"):
+        from ..autodiff.ops import FUNCTIONS
+
+        if m.group(1) in FUNCTIONS:
+            return f"call a function with brackets: {m.group(1)}({value})"
+    return None
+
+
+_CLAIMISH = re.compile(r"[ \t]*d[ \t]*\(?[ \t]*\w+[ \t]*\)?[ \t]*/[ \t]*d")
+_CLAIM = re.compile(r"[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*/[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*=")
+
+
 def _unexpected(tok, expected, source) -> GradError:
     kind, value, start, _ = tok
-    if kind == "$END":
-        what, start = "end of file", len(source.text.rstrip())
+    if kind == "$END":      # the end of the text parsed: the file's, or one statement's
+        what, start = "end of file", len(source.text[:start].rstrip())
+        if start < len(source.text.rstrip()):
+            what = "end of the statement"
     elif kind == "_SEP":
         what = "end of line" if value == "\n" else "';'"
     else:
@@ -353,7 +421,18 @@ def _unexpected(tok, expected, source) -> GradError:
             names -= EXPRESSION_START
         parts += sorted(WORDS.get(n, n) for n in names if n != "$END")
         msg += "; expected " + ", ".join(parts[:6])
-    if kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
+    juxtaposed = _juxtaposed(tok, source)
+    line_start = source.text.rfind("\n", 0, start) + 1
+    if juxtaposed:
+        hint = juxtaposed
+    elif _CLAIMISH.match(source.text, line_start) and not _CLAIM.match(source.text, line_start):
+        hint = "a claim is written d(u)/d(v) = ... (brackets around both names), e.g. d(f)/d(x) = ..."
+    elif kind == "_COMMA" and re.search(r"\d$", source.text[line_start:start]) and \
+            source.text[start + 1:start + 2].isdigit():
+        whole = re.search(r"\d+$", source.text[line_start:start]).group()
+        part = re.match(r"\d+", source.text[start + 1:]).group()
+        hint = f"a decimal number is written with a point: {whole}.{part}"
+    elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
     elif {"NAME", "NUMBER", "LPAR"} <= set(expected):
         hint = "an operator must be followed by an operand"
@@ -390,7 +469,30 @@ def parse(source: Source, start: str = "start"):
                 return halves
         return _drive(tables, tokens(source), source, start)
     except GradError as err:
-        raise err.located(source) from None
+        raise _unclosed(err.located(source), source) from None
+
+
+def parse_span(source: Source, start: int, stop: int):
+    """Parse the statements of text[start:stop] alone; offsets (and errors) stay the file's."""
+    try:
+        return _drive(_tables(), tokens(source, start, stop), source, "start")
+    except GradError as err:
+        raise _unclosed(err.located(source), source, start, stop) from None
+
+
+def _unclosed(err: GradError, source: Source, start: int = 0, stop: int | None = None) -> GradError:
+    """A parser error on a line after a bracket that is never closed is the bracket's error:
+    `y = (x + 1` then `output y` is reported at the `(`, not at `output`."""
+    if not err.message.startswith("unexpected") or err.source is not source:
+        return err
+    try:
+        for _ in tokens(source, start, stop):
+            pass
+    except GradError as lexed:
+        if (lexed.message.endswith("is never closed") and lexed.start < err.start
+                and "\n" in source.text[lexed.start:err.start]):
+            return lexed
+    return err
 
 
 def _split_point(text: str) -> int | None:
@@ -457,35 +559,44 @@ MAX_FILE_BYTES = 1 << 30  # no .grad file is this large; /dev/zero and the like 
 
 def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> Source:
     """Read a .grad file; unreadable, binary, non-UTF-8, too large or not regular files
-    are GradErrors.  `untrusted` (a student's answer): a symbolic link is refused too,
-    so an answer cannot be another student's file or one of the grading machine's."""
+    are GradErrors.  `untrusted` (a student's answer): a symbolic link or a file with more
+    than one name (a hard link) is refused too, so an answer cannot be another student's
+    file or one of the grading machine's.  The Source is named as errors show the path
+    (`errors.shown`: a name that is not UTF-8 appears as `bad\\xff`)."""
     import stat
 
     path = str(path)
+    name = shown(path)
     limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
     flags = os.O_RDONLY | os.O_NONBLOCK | (getattr(os, "O_NOFOLLOW", 0) if untrusted else 0)
     try:
         fd = os.open(path, flags)
     except OSError as err:
         if untrusted and os.path.islink(path):
-            raise GradError(f"{path}: a symbolic link, not the answer file itself",
+            raise GradError(f"{name}: a symbolic link, not the answer file itself",
                             hint="an answer must be a regular file in the student's folder") from None
         if os.path.isdir(path):
-            raise GradError(f"{path}: is a directory, not a .grad file") from None
-        raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
-    mode = os.fstat(fd).st_mode
+            raise GradError(f"{name}: is a directory, not a .grad file") from None
+        raise GradError(f"{name}: cannot read: {err.strerror or err}") from None
+    info = os.fstat(fd)
+    mode = info.st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
-            raise GradError(f"{path}: is a directory, not a .grad file")
-        raise GradError(f"{path}: not a regular file (a device, a pipe or a socket)")
+            raise GradError(f"{name}: is a directory, not a .grad file")
+        raise GradError(f"{name}: not a regular file (a device, a pipe or a socket)")
+    if untrusted and info.st_nlink > 1:
+        os.close(fd)
+        raise GradError(f"{name}: a hard link ({info.st_nlink} names for one file), not the answer file "
+                        "itself", hint="an answer must be a file of its own in the student's folder "
+                                       "(a copy, not a link)")
     with os.fdopen(fd, "rb") as fh:
         try:
-            data = fh.read(limit + 1)
+            data = _read_capped(fh, limit, info.st_size)
         except OSError as err:
-            raise GradError(f"{path}: cannot read: {err.strerror or err}") from None
+            raise GradError(f"{name}: cannot read: {err.strerror or err}") from None
     if len(data) > limit:
-        raise GradError(f"{path}: the file is larger than {limit // 1024:,} KiB",
+        raise GradError(f"{name}: the file is larger than {limit // 1024:,} KiB",
                         hint="an answer is a short .grad file" if max_bytes else None)
     nul = data.find(b"\0")
     try:
@@ -494,10 +605,30 @@ def read_source(path, max_bytes: int | None = None, untrusted: bool = False) -> 
     except UnicodeDecodeError as err:
         text, bad = None, err.start
     if nul >= 0 and (bad is None or nul < bad):
-        raise _byte_error(path, data, nul, "a NUL byte: not a .grad text file (a binary file?)")
+        raise _byte_error(name, data, nul, "a NUL byte: not a .grad text file (a binary file?)")
     if bad is not None:
-        raise _byte_error(path, data, bad, "not UTF-8 text: bad byte 0x%02x" % data[bad])
-    return Source(path, _normal_text(text))
+        raise _byte_error(name, data, bad, "not UTF-8 text: bad byte 0x%02x" % data[bad])
+    return Source(name, _normal_text(text))
+
+
+def _read_capped(fh, limit: int, size: int) -> bytes:
+    """At most limit + 1 bytes, in reads sized by the file (a read of limit + 1 bytes at once
+    would reserve that much memory, a GiB, for a file of a few bytes)."""
+    parts, got = [], 0
+    while got <= limit:
+        part = fh.read(min(limit + 1 - got, max(size + 1 - got, 1 << 16)))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def text_source(text: str, name: str = "<string>") -> Source:
+    """A .grad text given as a string (the Python API's `parse`), normalised as `read_source` does."""
+    if not isinstance(text, str):
+        raise GradError(f"{name}: the text of a .grad file must be a str, not {type(text).__name__}")
+    return Source(name, _normal_text(text))
 
 
 def _normal_text(text: str) -> str:

@@ -1,0 +1,259 @@
+"""Mutation testing of the core modules (issue 14); run by hand, not in CI:
+
+    python bench/mutation.py                          # 60 mutants per module, seed 0, own tests
+    python bench/mutation.py --per-module 20 --jobs 2 ops engine
+    python bench/mutation.py --suite                  # every mutant against the whole suite
+    python bench/mutation.py --list engine            # the sampled mutants, not run
+
+Each mutant changes one thing in one module (an arithmetic or comparison operator, a
+constant, a `return`, a `not`, a unary minus, `and`/`or`, `True`/`False`), is written into
+a private copy of the repository and run against that module's tests (`--suite`: the
+whole suite).  A mutant is *killed* when the tests fail (or time out), *survives* when
+they pass.  Mutants are sampled from all mutation points of a module with a fixed seed,
+so the same command always tries the same mutants.  Mutants judged equivalent (no test
+could tell them from the original) are listed by id in bench/mutation_equivalent.txt
+with the reason, and excluded from the figure.
+
+Why a script and not mutmut or cosmic-ray: it needs no extra dependency or
+configuration, samples a fixed number of mutants per module with a seed (the figure
+the issue asks for), runs each module against its own tests, and its ids are stable
+enough to list equivalent mutants by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT = ROOT / "bench" / "mutation_equivalent.txt"
+
+# module short name -> (path, its own tests)
+MODULES = {
+    "ops": ("gradcli/autodiff/ops.py", ["tests/test_engine.py", "tests/test_examples.py"]),
+    "engine": ("gradcli/autodiff/engine.py", ["tests/test_engine.py", "tests/test_examples.py"]),
+    "fd": ("gradcli/autodiff/fd.py", ["tests/test_check.py", "tests/test_fd.py"]),
+    "tasks": ("gradcli/grade/tasks.py", ["tests/test_grade.py", "tests/test_grade_students.py"]),
+    "notes": ("gradcli/grade/notes.py", ["tests/test_grade.py", "tests/test_grade_students.py",
+                                         "tests/test_notes.py"]),
+}
+
+SWAP_BIN = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+            ast.Pow: ast.Mult, ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv, ast.MatMult: ast.Mult}
+SWAP_CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+            ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+SWAP_BOOL = {ast.And: ast.Or, ast.Or: ast.And}
+
+
+@dataclass
+class Mutant:
+    module: str
+    index: int          # which mutation point of the module (in walk order)
+    line: int
+    col: int
+    kind: str           # what was changed, e.g. "+ -> -", "const 1 -> 2", "return -> None"
+
+    @property
+    def id(self) -> str:
+        return f"{self.module}:{self.line}:{self.col}:{self.kind}"
+
+
+def _points(tree: ast.AST):
+    """Every mutation point: (node, kind, how to apply it), in a stable walk order."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and type(node.op) in SWAP_BIN:
+            new = SWAP_BIN[type(node.op)]
+            yield node, f"{_sym(node.op)} -> {_sym(new())}", ("op", new)
+        elif isinstance(node, ast.Compare) and type(node.ops[0]) in SWAP_CMP:
+            new = SWAP_CMP[type(node.ops[0])]
+            yield node, f"{_sym(node.ops[0])} -> {_sym(new())}", ("cmp", new)
+        elif isinstance(node, ast.BoolOp):
+            new = SWAP_BOOL[type(node.op)]
+            yield node, f"{_sym(node.op)} -> {_sym(new())}", ("op", new)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+            yield node, f"drop {_sym(node.op)}", ("unary", None)
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float) \
+                and not isinstance(node.value, bool):
+            new = node.value + 1 if node.value in (0, 1) or isinstance(node.value, int) else node.value * 2
+            yield node, f"const {node.value!r} -> {new!r}", ("const", new)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            yield node, f"{node.value} -> {not node.value}", ("const", not node.value)
+        elif isinstance(node, ast.Return) and node.value is not None \
+                and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            yield node, "return -> None", ("return", None)
+
+
+def _sym(op) -> str:
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.MatMult: "@", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+            ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in",
+            ast.NotIn: "not in", ast.And: "and", ast.Or: "or", ast.Not: "not", ast.USub: "-"}[type(op)]
+
+
+def _in_docstring_or_annotation(tree: ast.AST) -> set[int]:
+    """ids of constant nodes that are docstrings or live in annotations: not behaviour."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))
+        for ann in ([getattr(node, "annotation", None), getattr(node, "returns", None)]):
+            if ann is not None:
+                skip.update(id(n) for n in ast.walk(ann))
+    return skip
+
+
+def mutants(module: str) -> list[Mutant]:
+    path = ROOT / MODULES[module][0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _in_docstring_or_annotation(tree)
+    found = []
+    for k, (node, kind, _) in enumerate(p for p in _points(tree) if id(p[0]) not in skip):
+        found.append(Mutant(module, k, node.lineno, node.col_offset, kind))
+    return found
+
+
+def mutated_source(m: Mutant) -> str:
+    path = ROOT / MODULES[m.module][0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _in_docstring_or_annotation(tree)
+    points = [p for p in _points(tree) if id(p[0]) not in skip]
+    node, _, (how, new) = points[m.index]
+    if how == "op":
+        node.op = new()
+    elif how == "cmp":
+        node.ops[0] = new()
+    elif how == "const":
+        node.value = new
+    elif how == "unary":
+        _replace(tree, node, node.operand)
+    elif how == "return":
+        node.value = ast.Constant(None)
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _replace(tree, old, new):
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if value is old:
+                setattr(parent, field, new)
+                return
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = new
+                        return
+
+
+def sample(module: str, n: int, seed: int) -> list[Mutant]:
+    found = mutants(module)
+    rng = random.Random(f"{seed}:{module}")
+    return sorted(rng.sample(found, min(n, len(found))), key=lambda m: m.index)
+
+
+def equivalent() -> dict[str, str]:
+    """id -> reason, from bench/mutation_equivalent.txt (`id  # reason` per line)."""
+    if not EQUIVALENT.is_file():
+        return {}
+    out = {}
+    for line in EQUIVALENT.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, reason = line.partition("  # ")
+            out[key.strip()] = reason.strip()
+    return out
+
+
+def _copy(dest: Path) -> Path:
+    ignore = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "bench", "*.egg-info",
+                                    ".pytest_cache", ".hypothesis", "dist", "build")
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    return dest
+
+
+def run(m: Mutant, copy: Path, tests: list[str], timeout: float) -> str:
+    """'killed', 'survived' or 'timeout' (counted as killed), in the private copy `copy`."""
+    target = copy / MODULES[m.module][0]
+    original = target.read_text(encoding="utf-8")
+    target.write_text(mutated_source(m), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1",
+           "HYPOTHESIS_PROFILE": "ci"}
+    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            *[t for t in tests if (copy / t).exists()]]
+    try:
+        done = subprocess.run(args, cwd=copy, env=env, capture_output=True, timeout=timeout)
+        return "survived" if done.returncode == 0 else "killed"
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    finally:
+        target.write_text(original, encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("modules", nargs="*", metavar="MODULE", help=f"some of: {', '.join(MODULES)}")
+    ap.add_argument("--per-module", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--suite", action="store_true", help="run every mutant against the whole suite")
+    ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--list", action="store_true", help="print the sampled mutants and stop")
+    args = ap.parse_args(argv)
+    args.modules = args.modules or list(MODULES)
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        ap.error(f"unknown module(s) {', '.join(unknown)}: choose from {', '.join(MODULES)}")
+    equiv = equivalent()
+    chosen = [m for mod in args.modules for m in sample(mod, args.per_module, args.seed)]
+    if args.list:
+        for m in chosen:
+            print(m.id + ("   (equivalent: " + equiv[m.id] + ")" if m.id in equiv else ""))
+        return 0
+    work = [m for m in chosen if m.id not in equiv]
+    with tempfile.TemporaryDirectory(prefix="gradcli-mutation-") as tmp:
+        copies = [_copy(Path(tmp) / f"copy{j}") for j in range(max(1, args.jobs))]
+        free = list(copies)
+        import threading
+        lock = threading.Lock()
+
+        def one(m):
+            with lock:
+                copy = free.pop()
+            try:
+                tests = ["tests"] if args.suite else MODULES[m.module][1]
+                verdict = run(m, copy, tests, args.timeout)
+            finally:
+                with lock:
+                    free.append(copy)
+            print(f"{verdict:9} {m.id}", flush=True)
+            return m, verdict
+
+        with ThreadPoolExecutor(len(copies)) as pool:
+            results = list(pool.map(one, work))
+    print()
+    status = 0
+    for mod in args.modules:
+        rows = [(m, v) for m, v in results if m.module == mod]
+        killed = sum(v != "survived" for _, v in rows)
+        excluded = sum(1 for m in chosen if m.module == mod and m.id in equiv)
+        share = killed / len(rows) if rows else 1.0
+        print(f"{mod:7} killed {killed}/{len(rows)} ({share:.0%}); {excluded} equivalent excluded")
+        for m, v in rows:
+            if v == "survived":
+                print(f"          survived: {m.id}")
+        status |= share < 0.9
+    return int(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
