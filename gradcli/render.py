@@ -114,11 +114,6 @@ def needed(cols, rows, boxed: bool = False) -> int:
     return _frame([_least(c, w) for c, w in zip(cols, _natural(cols, rows))], boxed)
 
 
-def natural(cols, rows, boxed: bool = False) -> int:
-    """The width of the table with no cell wrapped."""
-    return _frame(_natural(cols, rows), boxed)
-
-
 def _frame(widths, boxed: bool) -> int:
     n = len(widths)
     return sum(widths) + (3 * n + 1 if boxed else 2 * max(n - 1, 0))
@@ -225,7 +220,7 @@ class Printer:
         if self.collect:
             self.lines.append(text)
         else:   # as rich does: through sys.stdout, which escapes what its encoding cannot take
-            sys.stdout.write(text + "\n")
+            sys.stdout.write("".join(line.rstrip() + "\n" for line in text.split("\n")))
 
     def text(self) -> str:
         """What a collecting printer was given, one line each, no trailing blanks."""

@@ -173,6 +173,23 @@ def test_a_file_another_exercise_claims_is_not_borrowed(tmp_path):
         "no answer found: your submission is empty (expected chain.grad or chain/answer.grad)"
 
 
+def test_a_deep_or_huge_submission_is_searched_within_bounds(tmp_path):
+    sub = tmp_path / "sub"
+    deep = sub
+    for k in range(40):                            # deeper than the search goes (16 folders)
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    write(deep / "01-ln-sin-cos.grad", SOLUTION_01)
+    write(sub / "0" / "01-ln-sin-cos-mine.grad", SOLUTION_01)     # looked at first (sorted)
+    for k in range(5100):                          # more entries than the search looks at
+        (sub / "a" / f"junk{k:04d}.txt").touch()
+    out = exercise_tests(gradescope(EXERCISES, sub), "01-ln-sin-cos")[0]["output"]
+    assert out.startswith("graded 0/01-ln-sin-cos-mine.grad")     # the deep copy is beyond the bound
+    from gradcli.grade.runner import _files
+
+    assert len(_files(sub)) < 5010 and not any(f.startswith("d/") for f in _files(sub))
+
+
 def test_one_exercise_takes_the_only_grad_file(tmp_path):
     sub = tmp_path / "sub"
     write(sub / "my answer.grad", SOLUTION_01)

@@ -14,6 +14,7 @@ Without --answers or --submissions, each exercise's own answer file is graded.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import sys
@@ -91,23 +92,38 @@ def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
 
 MAX_LISTED = 20        # files an answer-not-found message lists at most
 MAX_WALKED = 5000      # entries of a student's folder looked at, at most
+MAX_DEPTH = 16         # ... and folders deep
 
 
 def _files(folder: Path) -> list[str]:
-    """The student's files, as paths inside their folder (sorted, '/'-separated): regular files only,
-    no hidden ones, no symbolic link followed, at most MAX_WALKED entries looked at."""
-    found, seen = [], 0
-    for top, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX"
-                         and not os.path.islink(os.path.join(top, d)))
-        for name in sorted(names):
+    """The student's files, as paths inside their folder (sorted, '/'-separated): regular files
+    only, no hidden ones, no symbolic link followed, at most MAX_DEPTH folders deep and
+    MAX_WALKED entries looked at (a loop over a stack: no recursion a deep folder could exhaust)."""
+    found: list[str] = []
+    seen = 0
+    stack = [(str(folder), "", 0)]
+    while stack and seen <= MAX_WALKED:
+        top, rel, depth = stack.pop()
+        try:
+            with os.scandir(top) as entries:     # a huge folder is read only as far as the bound
+                listed = sorted(itertools.islice(entries, MAX_WALKED + 1 - seen), key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in listed:
             seen += 1
-            full = os.path.join(top, name)
-            if not name.startswith(".") and not os.path.islink(full) and os.path.isfile(full):
-                found.append(Path(os.path.relpath(full, folder)).as_posix())
-        seen += len(dirs)
-        if seen > MAX_WALKED:
-            break
+            if entry.name.startswith(".") or entry.name == "__MACOSX" or entry.is_symlink():
+                continue
+            name = f"{rel}{entry.name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if depth < MAX_DEPTH:
+                        folders.append((entry.path, name + "/", depth + 1))
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(name)
+            except OSError:
+                continue
+        stack.extend(reversed(folders))
     return sorted(found)
 
 
