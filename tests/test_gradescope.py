@@ -181,6 +181,7 @@ def test_a_deep_or_huge_submission_is_searched_within_bounds(tmp_path):
     deep.mkdir(parents=True)
     write(deep / "01-ln-sin-cos.grad", SOLUTION_01)
     write(sub / "0" / "01-ln-sin-cos-mine.grad", SOLUTION_01)     # looked at first (sorted)
+    (sub / "a").mkdir()
     for k in range(5100):                          # more entries than the search looks at
         (sub / "a" / f"junk{k:04d}.txt").touch()
     out = exercise_tests(gradescope(EXERCISES, sub), "01-ln-sin-cos")[0]["output"]
