@@ -99,6 +99,14 @@ def test_the_class_grid_is_plain_in_a_pipe(classroom):
     assert lines[0] == "4 students" and lines[1].split()[:2] == ["student", "01-ln-sin-cos"]
 
 
+def test_plain_eval_does_not_import_rich():
+    code = ("import sys\nfrom gradcli.cli import main\ntry:\n    main(['eval', 'examples/lecture_sin.grad'])\n"
+            "except SystemExit:\n    pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'rich'}), file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k not in QUIET}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("o = 7.694682774887159e-16") and done.stderr.strip() == "[]"
+
+
 def test_no_color_on_a_narrow_terminal_is_plain_and_fits():
     res = cli(*COMMANDS["check"], env={"NO_COLOR": "1", "TTY_COMPATIBLE": "1", "COLUMNS": "80"})
     assert not ANSI.search(res.stdout) and not BOX.search(res.stdout)
