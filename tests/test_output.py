@@ -5,17 +5,13 @@ sections in help, --min-score validated, several reports per run, a summary line
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
-import pty
 import re
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +165,7 @@ def test_eval_on_a_terminal_boxes_fit_and_stack_when_too_wide(tmp_path):
     assert "d(u)/d(W) =" in out and not BOX.search(out)      # ... each value under its name instead
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no pseudo-terminals")
 def test_a_real_pty_of_80_columns(classroom):
     """gradcli check and gradcli grade in a real pseudo-terminal of 80 columns: rich, and every line
     fits (the table gives way; prose wraps at words)."""
@@ -187,6 +184,11 @@ def test_a_real_pty_of_80_columns(classroom):
 
 
 def run_in_pty(argv, columns: int, env) -> tuple[str, int]:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env, close_fds=True)
