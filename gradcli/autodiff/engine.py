@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import GradError, NumericError
 from . import compile as jit
-from .ops import Op, ShapeError, _sum_to
+from .ops import Op, OpError, OutOfMemory, ShapeError, _sum_to
 
 
 # ---------------------------------------------------------------- one op
@@ -41,19 +41,31 @@ def _align(args):
 
 
 def apply_op(op: Op, args, params=(), nb: int = 0):
-    """Forward of one op; ShapeError when the arguments' shapes do not fit."""
+    """Forward of one op; an OpError (ops.py: ShapeError, IndexRangeError, OutOfMemory) when it
+    cannot be computed."""
     try:
         if op.elementwise:
             if nb and len(args) > 1:
                 args = _align(args)
             return op.fwd(*args)
         return op.fwd(*args, *params, nb=nb)
-    except ShapeError:
+    except OpError:
         raise
-    except (ValueError, RuntimeError, TypeError, IndexError) as err:  # numpy refusing the shapes
-        raise ShapeError(str(err).split("\n")[0]) from None
     except MemoryError:
-        raise ShapeError("the result does not fit in memory") from None
+        raise OutOfMemory("the result does not fit in this machine's memory") from None
+    except (ValueError, RuntimeError, TypeError, IndexError) as err:  # numpy refusing what the rules let pass
+        raise _refused(op, args, params, nb, err) from None
+
+
+def _refused(op: Op, args, params, nb, err) -> OpError:
+    """The op's own shape rule says why, if it can; else numpy's reason, labelled as such."""
+    try:
+        op.shape([np.shape(a)[nb:] for a in args], params)
+    except OpError as why:
+        return why
+    except Exception:  # noqa: BLE001  (a rule that cannot read these shapes: numpy's reason below)
+        pass
+    return OpError(f"numpy refused it ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
 
 
 def _np(x):
@@ -185,6 +197,7 @@ class Plan:
         ids, fns, first, second, consts = [], [], [], [], []
         self.stacks = False        # a tensor literal of nodes: scalars can make a vector
         untemplated = False        # an elementwise op without templates: no rules on floats
+        shaped = False             # an op that is not elementwise (@, sum, softmax, ...)
         for n in nodes:
             kind = n.kind
             if kind == "const":
@@ -195,7 +208,9 @@ class Plan:
             i, op, args, params = n.id, n.op, n.args, n.params
             if op.arity < 0:
                 self.stacks = True
-            if op.elementwise and op.code is None:
+            if not op.elementwise:
+                shaped = True
+            elif op.code is None:
                 untemplated = True
             for a in args:
                 if live[a]:
@@ -225,6 +240,8 @@ class Plan:
         self._scalar_fns = None
         self._steps = None
         self.entries: dict = {}    # shape key -> Entry
+        self.elementwise_only = not shaped and not self.stacks
+        self.costs: dict = {}      # (input shapes, batch) -> limits.Cost
 
     def ops(self):
         """(id, op, args, params) of each op node, in order, made from the nodes as it goes."""
@@ -337,13 +354,26 @@ def _key(program, vals):
 # ---------------------------------------------------------------- evaluation
 
 def _shape_error(program, node, vals, err, nb):
-    shapes = []
-    for a in node.args:
-        s = np.shape(vals[a])[nb:] if vals[a] is not None else "?"
-        shapes.append(f"{program.nodes[a].name}: {s}")
+    """The error of an op that failed while running (ShapeError and the like, MemoryError)."""
+    shapes = [np.shape(vals[a])[nb:] if vals[a] is not None else None for a in node.args]
+    if isinstance(err, MemoryError):
+        err = OutOfMemory("the result does not fit in this machine's memory")
+    elif not isinstance(err, OpError):
+        err = _refused(node.op, [vals[a] for a in node.args], node.params, nb, err)
+    return op_error(program, node, shapes, err)
+
+
+def op_error(program, node, shapes, err: OpError) -> GradError:
+    """A GradError at the node: "shape mismatch in `M @ v`: ...", its arguments' shapes as the hint."""
     text = program.source.text[node.start:node.end]
-    return GradError(f"shape mismatch in `{text}`: {err}", program.source, node.start, node.end,
-                     hint="shapes " + ", ".join(shapes))
+    title = getattr(err, "title", "cannot compute")
+    hint = None
+    if isinstance(err, ShapeError) or title == "shape mismatch":
+        hint = "shapes " + ", ".join(f"{program.nodes[a].name}: {s if s is not None else '?'}"
+                                     for a, s in zip(node.args, shapes))
+    elif isinstance(err, OutOfMemory):
+        hint = "the values are too large for this machine; try smaller tensors"
+    return GradError(f"{title} in `{text}`: {err}", program.source, node.start, node.end, hint=hint)
 
 
 def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False) -> list:
@@ -424,7 +454,7 @@ def _forward_numpy(program, p, vals):
                     vals[i] = f(vals[a], vals[b])
                 else:
                     vals[i] = f(*[vals[x] for x in a])
-        except (ShapeError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
+        except (OpError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
             if i < 0:
                 raise
             raise _shape_error(program, program.nodes[i], vals, err, 0) from None
@@ -446,7 +476,7 @@ def _forward_batch(program, point, nb, guard):
                 if guard is not None:
                     guard(i, op, argvals)
                 vals[i] = apply_op(op, argvals, params, nb)
-        except (ShapeError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
+        except (OpError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
             if i < 0:
                 raise
             raise _shape_error(program, nodes[i], vals, err, nb) from None

@@ -38,6 +38,8 @@ import numpy as np
 
 from ..autodiff import engine, fd
 from ..errors import GradError
+from ..language import limits as budget
+from ..language.limits import FILE, Limits
 from ..language.program import Node, Program, domain, fixed_inputs
 
 RTOL = 1e-6
@@ -813,9 +815,31 @@ def _usable(program, cand: dict, check_ids) -> np.ndarray:
 
 # ---------------------------------------------------------------- entry points
 
+FD_EVALUATIONS = {"richardson": 20, "central": 4, "forward": 2}   # per input element (docs/check.md)
+FAST_PASSES = 10             # a directional check: reverse, tangent, a few FD evaluations, AD's jitter
+
+
+def require(program: Program, base: dict, limits: Limits, fast: bool, method: str, random: int) -> None:
+    """Refuse, before anything runs, a check that would pass `limits`: every value within
+    `limits.elements`, and its passes over the graph within `limits.work` -- per point, for
+    each output (and each claim d(u)/d(v)), a reverse pass per element of u, a tangent pass
+    and the method's finite differences per element of the inputs (a fixed few for --fast),
+    and the random candidates' evaluations."""
+    cost = budget.measure(program, base, limits)
+    fixed = fixed_inputs(program)
+    n = sum(cost.size(i) for i in program.inputs if i not in fixed)
+    per = FD_EVALUATIONS[method]
+    groups = [(o, n) for o in program.outputs]
+    groups += [(c.u, cost.size(c.v)) for c in program.claims if c.kind == "total"]
+    per_point = sum(FAST_PASSES if fast else cost.size(u) + k * (1 + per) for u, k in groups)
+    per_point += sum(cost.size(c.v) for c in program.claims if c.kind == "partial")
+    passes = 1 + (1 + random) * per_point + 2 * random
+    budget.require(program, base, limits, passes, f"checking at {1 + random} point{'s' if random else ''}")
+
+
 def check_program(program: Program, base: dict, *, random: int = RANDOM, seed: int = 0,
                   method: str | None = None, fast: bool | None = None, rtol: float = RTOL,
-                  atol: float = ATOL, label: str = "default") -> CheckReport:
+                  atol: float = ATOL, label: str = "default", limits: Limits | None = FILE) -> CheckReport:
     if rtol < 0 or atol < 0:
         raise GradError("--rtol and --atol must be non-negative")
     if method is not None and method not in fd.METHODS:
@@ -825,6 +849,8 @@ def check_program(program: Program, base: dict, *, random: int = RANDOM, seed: i
         fast = elements > FAST_THRESHOLD
     if method is None:
         method = "central" if fast or elements > RICHARDSON_MAX else "richardson"
+    if limits is not None:
+        require(program, base, limits, fast, method, random)
     report = CheckReport(program.source.name, "fast" if fast else "full", method, rtol, atol,
                          elements)
     rng = np.random.default_rng(seed)

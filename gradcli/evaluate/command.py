@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..options import AT, EXAMPLE, SEED, each_file, echo_json, with_examples
+from ..options import AT, EXAMPLE, FILE_LIMITS, SEED, each_file, echo_json, limit_options, limits_of, with_examples
 
 
 @click.command("eval")
@@ -17,13 +17,15 @@ from ..options import AT, EXAMPLE, SEED, each_file, echo_json, with_examples
 @click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True)
 @SEED
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def eval_cmd(files, examples, at, wrt, mode, seed, fmt):
+@limit_options(FILE_LIMITS)
+def eval_cmd(files, examples, at, wrt, mode, seed, fmt, max_nodes, max_elements, max_work):
     """Values of the outputs and their gradients w.r.t. every input."""
     files = with_examples(files, examples)
     from ..api import load
     from . import render
 
-    reports, status = each_file(files, lambda path: load(path).eval(at, wrt, mode, seed))
+    limits = limits_of("file", max_nodes, max_elements, max_work)
+    reports, status = each_file(files, lambda path: load(path, limits=limits).eval(at, wrt, mode, seed))
     if fmt == "json":
         echo_json(files, reports, render.eval_json)
     else:

@@ -9,7 +9,10 @@ import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError, did_you_mean
+from ..language import limits as budget
+from ..language.limits import FILE, Limits
 from ..language.program import Program
+from ..language.syntax import normal_name
 
 
 class Grads(Mapping):
@@ -55,7 +58,7 @@ def select_inputs(program: Program, wrt: str | None) -> list[int]:
         return list(program.inputs)
     ids = []
     inputs = {program.nodes[i].name: i for i in program.inputs}
-    for name in (w.strip() for w in wrt.split(",")):
+    for name in (normal_name(w.strip()) for w in wrt.split(",")):
         if name not in inputs:
             raise GradError(f"--wrt {name}: no input named '{name}' in {program.source.name}",
                             hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
@@ -63,10 +66,34 @@ def select_inputs(program: Program, wrt: str | None) -> list[int]:
     return ids
 
 
-def evaluate(program: Program, point: dict, wrt: list[int], mode: str = "reverse") -> list[OutputResult]:
+def require(program: Program, point: dict, wrt: list[int], mode: str, limits: Limits, batch: int = 1) -> None:
+    """Refuse, before anything runs, what `evaluate` could not do within `limits`: a value, or a
+    Jacobian, of more than `limits.elements`; the forward pass and the Jacobians' passes (a
+    reverse pass per output element, or a tangent pass per input element) beyond `limits.work`.
+    `point` is one point; `batch`: evaluated at that many points at once."""
+    cost = budget.measure(program, point, limits, batch)
+    passes = 1
+    for out in program.outputs:
+        m = cost.size(out)
+        for x in wrt:
+            n = cost.size(x)
+            if m * n * batch > limits.elements:
+                u, v = program.nodes[out].name, program.nodes[x].name
+                raise budget.TooLarge(f"the Jacobian d({u})/d({v}) would have {m * n:,} entries ({u} has "
+                                      f"{m:,} elements, {v} {n:,}); the limit for {limits.who} is "
+                                      f"{limits.elements:,}", hint=limits.hint("--max-elements"))
+        passes += (1 if m == 1 else m) if mode == "reverse" else sum(max(cost.size(x), 1) for x in wrt)
+    budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch)
+
+
+def evaluate(program: Program, point: dict, wrt: list[int], mode: str = "reverse",
+             limits: Limits | None = FILE) -> list[OutputResult]:
     """The outputs' values and their Jacobians w.r.t. the inputs `wrt`, at `point`.
 
-    A scalar is a float; GradError (exit 2) where a value or a derivative is not finite."""
+    A scalar is a float; GradError (exit 2) where a value or a derivative is not finite, or
+    (budget.TooLarge) where `limits` would be passed (None: no limits)."""
+    if limits is not None:
+        require(program, point, wrt, mode, limits)
     vals = engine.forward(program, point)
     engine.require_finite(program, vals, program.outputs)
     index = input_index(program, wrt)

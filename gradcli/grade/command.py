@@ -8,6 +8,9 @@ import sys
 
 import click
 
+from ..options import ANSWER_LIMITS, limit_options, limits_of
+
+TIME_LIMIT = "not graded: time limit"   # as grade.batch.TIME_LIMIT begins (no numpy at start-up)
 FORMATS = ["table", "text", "json", "junit", "gradescope", "csv", "markdown"]  # text: table
 
 
@@ -38,16 +41,21 @@ def _min_score(text: str | None, max_score: float) -> float | None:
               help="Worker processes for --submissions (0: one per CPU).")
 @click.option("--min-score", metavar="S", help="Exit 1 only when a score is below S (points, or a percentage "
               "like 80%) instead of whenever an item fails.")
-@click.option("--time-limit", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Seconds per answer.")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds per answer: a last guard (the budgets below keep answers far below it); an answer "
+                   "it stops is not graded but marked to be graded again.")
+@limit_options(ANSWER_LIMITS, "an answer")
 @click.option("--self-test", is_flag=True, help="Check the exercises: each solution.grad scores full marks, "
               "each answer template zero without an error.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: on a terminal, for "
               "long runs).")
-def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, self_test, progress):
+def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, time_limit, max_nodes,
+          max_elements, max_work, self_test, progress):
     """Grade answers to the exercises in DIRECTORY (SPEC section 3)."""
     from . import formats, runner
     from .batch import Limits
+
+    graph = limits_of("answer", max_nodes, max_elements, max_work)
 
     if answers and submissions:
         raise click.UsageError("give --answers or --submissions, not both")
@@ -57,12 +65,12 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
         if fmt not in ("table", "text", "json"):
             raise click.BadParameter(f"--self-test reports as a table or JSON, not {fmt}", param_hint="--format")
         exercises = runner.load_all(directory, seed)    # a GradError: reported by cli.main, exit 2
-        sys.exit(_self_test(exercises, Limits(time_limit=time_limit), fmt))
+        sys.exit(_self_test(exercises, Limits(graph=graph, time_limit=time_limit), fmt))
     from ..api import grade as grade_all
 
     with _Bar(progress) as bar:
         book = grade_all(directory, answers, submissions=submissions, seed=seed, jobs=jobs,
-                         time_limit=time_limit, progress=bar.update)
+                         time_limit=time_limit, limits=graph, progress=bar.update)
     threshold = _min_score(min_score, book.max_score)
     if fmt == "text":  # the name the other commands use for their tables
         fmt = "table"
@@ -84,11 +92,14 @@ def grade(directory, answers, submissions, fmt, output, seed, jobs, min_score, t
         from ..output import emit
 
         emit(text, output)    # -o: atomically, a failed run leaves the old report whole
-    regrade = [s.id for s in book.students if s.regrade]
-    if regrade:  # the gradebook is not complete: not a student's fault, so never 0 or 1
-        shown = ", ".join(regrade[:10]) + (f" and {len(regrade) - 10} more" if len(regrade) > 10 else "")
-        click.echo(f"error: the grader failed on {len(regrade)} submission(s), marked "
-                   f"'{runner.GRADER_ERROR}': {shown}", err=True)
+    timed = [s.id for s in book.students if any((e.error or "").startswith(TIME_LIMIT) for e in s.exercises)]
+    regrade = [s.id for s in book.students if s.regrade and s.id not in timed]
+    for ids, what in ((regrade, f"the grader failed on {len(regrade)} submission(s), marked '{runner.GRADER_ERROR}'"),
+                      (timed, f"{len(timed)} submission(s) ran out of time, marked '{TIME_LIMIT} (machine busy?)'")):
+        if ids:  # the gradebook is not complete: not a student's fault, so never 0 or 1
+            shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+            click.echo(f"error: {what}: {shown}", err=True)
+    if regrade or timed:
         sys.exit(2)
     if threshold is not None:
         sys.exit(1 if any(s.score < threshold - 1e-9 for s in book.students) else 0)

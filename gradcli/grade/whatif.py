@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autodiff import engine
 from ..autodiff.ops import Op, _log_softmax_back, _log_softmax_tangent, _softmax_back
+from . import batch
 
 
 def _size(shape) -> int:
@@ -39,6 +40,7 @@ def tangents(program, vals, B, x, stop=None, ops=None, claimed=None):
     n = _size(xs)
     steps = engine.plan(program).steps
     N = len(program.nodes)
+    batch.charge(program, n, N - 1 if stop is None else stop, "recomputing the forward-mode derivatives", x)
     cols, comps = [], []
     ops, claimed = ops or {}, claimed or {}
     with np.errstate(all="ignore"):
@@ -78,6 +80,7 @@ def adjoints(program, vals, B, o, ops=None, claimed=None):
     plan = engine.plan(program)
     steps, live = plan.steps, plan.live
     N = len(program.nodes)
+    batch.charge(program, m, o, "recomputing the reverse-mode derivatives")
     rows, comps = [], []
     ops, claimed = ops or {}, claimed or {}
     with np.errstate(all="ignore"):

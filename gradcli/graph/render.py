@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .view import GraphView, Summary, fmt, shape_text, summarised
+from .view import PATH_EDGES, GraphView, Summary, fmt, shape_text, summarised
 from ..render import tolist
 
 
@@ -183,7 +183,8 @@ def paths_text(gv: GraphView, rep, con) -> None:
     elif rep.complete:
         head += ", all shown" if rep.count > 1 else ", shown"
     else:
-        head += f"; the first {n:,} shown (--limit {rep.limit})"
+        head += f"; the first {n:,} shown (" + (f"--limit {rep.limit})" if n >= rep.limit else
+                                                  f"at most {PATH_EDGES:,} edges are listed)")
     con.print(Text(head, style="bold"))
     names = [path_name(gv, p) for p in rep.paths]
     width = min(max((len(x) for x in names), default=0), 48)
