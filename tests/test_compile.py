@@ -231,7 +231,7 @@ def test_errors_name_the_same_node(body, risky, tensor, seed, policy):
     ("input x = -1\ny = 2*x\nz = log(x) + y\n", "`log(x)` is nan"),
     ("input x = 0\ny = sqrt(x)\n", "the derivative of `sqrt(x)` is not finite"),
     ("input v = [1, 0]\ny = sum(log(v))\n", "`log(v)` is -inf"),
-    ("input v = [4, 0]\ny = sum(sqrt(v) * v)\n", "the derivative of `sqrt(v)` is not finite"),
+    ("input v = [4, 0]\ny = sum(sqrt(v) + v)\n", "the derivative of `sqrt(v)` is not finite"),
 ])
 def test_non_finite_values_name_the_same_node(text, message, policy):
     program = program_of(text)

@@ -524,18 +524,20 @@ def _function(code):
 
 
 class Kernel:
-    """A compiled function and whether it needs numpy's errstate (any tensor line)."""
+    """A compiled function and whether it needs numpy's errstate (any tensor line).  A kernel of
+    derivatives (`strict`) on tensors gives up on an invalid operation (0·∞): the interpreter
+    then runs, whose `times` lets a zero derivative stay zero (engine.times)."""
 
-    __slots__ = ("fn", "tensor")
+    __slots__ = ("fn", "tensor", "strict")
 
-    def __init__(self, fn, tensor: bool):
-        self.fn, self.tensor = fn, tensor
+    def __init__(self, fn, tensor: bool, strict: bool = False):
+        self.fn, self.tensor, self.strict = fn, tensor, strict
 
     def __call__(self, *args):
         """The function's result, or None if it raised (the interpreter then runs)."""
         try:
             if self.tensor:
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore", invalid="raise" if self.strict else "ignore"):
                     out = self.fn(*args)
             else:
                 out = self.fn(*args)
@@ -608,7 +610,8 @@ class Kernels:
 
     def _keep(self, kind, held):
         tensor, code = held
-        k = self.made[kind] = Kernel(_function(code), tensor)
+        strict = type(kind) is tuple and kind[0] in ("b", "t")
+        k = self.made[kind] = Kernel(_function(code), tensor, strict)
         return k
 
 

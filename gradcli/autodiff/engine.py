@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import GradError, NumericError
 from . import compile as jit
-from .ops import Op, OpError, OutOfMemory, ShapeError, _sum_to
+from .ops import EmptyError, Op, OpError, OutOfMemory, ShapeError, _sum_to
 
 
 # ---------------------------------------------------------------- one op
@@ -81,22 +81,36 @@ def local_partial(op: Op, k: int, ans, args):
 
 def vjp(op: Op, k, g, ans, args, params=(), nb=0):
     """g's contribution to the adjoint of argument k of one op (shaped like that argument)."""
-    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb)
+    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb, True)
 
 
 def jvp(op: Op, k, t, ans, args, params=(), nb=0):
     """The contribution of argument k's tangent t to the op's tangent (shaped like the op)."""
-    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb)
+    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb, True)
 
 
-def _vjp(op: Op, k, g, ans, args, params=(), nb=0):
-    """vjp on values that are numpy's already (the interpreter's loops)."""
+def times(g, p):
+    """g · p for an elementwise partial p and the adjoint or tangent g flowing through it, where
+    an exact zero on either side gives 0, not 0·∞ = NaN: a derivative that does not flow
+    (an element the seed leaves out, a partial that is 0) stops there, in both modes alike.
+    On tensors only (floats keep IEEE's 0·∞ = NaN, in both modes too)."""
+    c = g * p
+    if np.ndim(c) == 0:
+        return c
+    return np.where((np.asarray(g) == 0) | (np.asarray(p) == 0), 0.0, c)
+
+
+def _vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
+    """vjp on values that are numpy's already (the interpreter's loops); `careful`: elementwise
+    products by `times` (the loops run without it first, and again with it when numpy
+    reports an invalid operation such as 0·∞)."""
     if op.elementwise:
         shape = np.shape(args[k])
         if nb and len(args) > 1:
             args = _align(args)
         p = op.partials[k]
-        c = g * p(ans, *args) if callable(p) else (g if p == 1 else g * p)
+        c = (times(g, p(ans, *args)) if careful else g * p(ans, *args)) if callable(p) else \
+            (g if p == 1 else g * p)
         if np.shape(c) != shape:
             c = _sum_to(np.asarray(c), np.shape(args[k])).reshape(shape)
         return c
@@ -106,13 +120,14 @@ def _vjp(op: Op, k, g, ans, args, params=(), nb=0):
     return c
 
 
-def _jvp(op: Op, k, t, ans, args, params=(), nb=0):
+def _jvp(op: Op, k, t, ans, args, params=(), nb=0, careful=False):
     if op.elementwise:
         if nb and len(args) > 1:
             args = _align(args)
             t = _align([t, ans])[0] if np.ndim(t) < np.ndim(ans) else t
         p = op.partials[k]
-        c = t * p(ans, *args) if callable(p) else (t if p == 1 else t * p)
+        c = (times(t, p(ans, *args)) if careful else t * p(ans, *args)) if callable(p) else \
+            (t if p == 1 else t * p)
         if np.shape(c) != np.shape(ans):
             c = np.broadcast_to(c, np.shape(ans))
         return c
@@ -368,7 +383,7 @@ def op_error(program, node, shapes, err: OpError) -> GradError:
     text = program.source.text[node.start:node.end]
     title = getattr(err, "title", "cannot compute")
     hint = None
-    if isinstance(err, ShapeError) or title == "shape mismatch":
+    if isinstance(err, (ShapeError, EmptyError)):
         hint = "shapes " + ", ".join(f"{program.nodes[a].name}: {s if s is not None else '?'}"
                                      for a, s in zip(node.args, shapes))
     elif isinstance(err, OutOfMemory):
@@ -547,7 +562,7 @@ def _short(v):
 
 # ---------------------------------------------------------------- reverse mode
 
-def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
+def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool, careful: bool = False):
     """Single-point reverse steps for one shape key: (id, a, b, rule_a, rule_b).
 
     A rule is ONE (pass g on), NEG (-g), a function (g, ans, *argvals) -> contribution,
@@ -555,13 +570,13 @@ def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
     tuple of arguments.  `scalar`: every value is a float, and elementwise ops use the
     scalar rules made from their templates (else numpy's, shaped by `vjp`).
     """
-    steps = entry.back.get((lkey, scalar))
+    steps = entry.back.get((lkey, scalar, careful))
     if steps is not None:
         return steps
     steps = []
     append = steps.append
     for i, op, args, params in p.ops_reversed():
-        rules = [_rule(op, k, params, vals, i, args, scalar) for k in range(len(args))]
+        rules = [_rule(op, k, params, vals, i, args, scalar, careful) for k in range(len(args))]
         if len(args) == 1:
             a = args[0]
             append((i, a, -1, rules[0] if live[a] else None, None))
@@ -570,11 +585,11 @@ def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
             append((i, a, b, rules[0] if live[a] else None, rules[1] if live[b] else None))
         else:
             append((i, args, -2, [r if live[a] else None for r, a in zip(rules, args)], None))
-    entry.back[(lkey, scalar)] = steps
+    entry.back[(lkey, scalar, careful)] = steps
     return steps
 
 
-def _rule(op, k, params, vals, i, args, scalar):
+def _rule(op, k, params, vals, i, args, scalar, careful=False):
     """The VJP of argument k of node i as the reverse loop wants it (see _back_steps)."""
     if not op.differentiable(k):
         return None
@@ -585,8 +600,10 @@ def _rule(op, k, params, vals, i, args, scalar):
     if op.elementwise and same and not callable(p):
         return ONE if p == 1 else NEG if p == -1 else (lambda g, ans, *a: g * p)
     if op.elementwise and same:
+        if careful:
+            return lambda g, ans, *a: times(g, p(ans, *a))
         return lambda g, ans, *a: g * p(ans, *a)
-    return lambda g, ans, *a: _vjp(op, k, g, ans, a, params, 0)
+    return lambda g, ans, *a: _vjp(op, k, g, ans, a, params, 0, careful)
 
 
 def _backward_loop(steps, vals, adj):
@@ -684,30 +701,50 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
         except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
             adj = [None] * len(nodes)
     adj[output] = seed
-    steps = _back_steps(p, entry, vals, live, lkey, False)
-    with np.errstate(all="ignore"):
-        _backward_loop(steps, _numpy_values(vals), adj)
+    nvals = _numpy_values(vals)
+    try:
+        with np.errstate(all="ignore", invalid="raise"):
+            _backward_loop(_back_steps(p, entry, vals, live, lkey, False), nvals, adj)
+    except FloatingPointError:      # 0·∞ or the like: again, with `times` (a zero stops a derivative)
+        adj = [None] * len(nodes)
+        adj[output] = seed
+        with np.errstate(all="ignore"):
+            _backward_loop(_back_steps(p, entry, vals, live, lkey, False, True), nvals, adj)
     return adj
 
 
+def _careful(loop):
+    """loop(careful) under numpy's invalid='raise'; once more with careful=True if numpy reports
+    an invalid operation (0·∞, ∞ - ∞, 0/0), which `times` may resolve."""
+    try:
+        with np.errstate(all="ignore", invalid="raise"):
+            return loop(False)
+    except FloatingPointError:
+        with np.errstate(all="ignore"):
+            return loop(True)
+
+
 def _backward_batch(p, vals, output, seed, nb, live):
+    return _careful(lambda careful: _backward_batch_pass(p, vals, output, seed, nb, live, careful))
+
+
+def _backward_batch_pass(p, vals, output, seed, nb, live, careful):
     adj: list = [None] * len(vals)
     adj[output] = np.ones_like(vals[output]) if seed is None else seed
-    with np.errstate(all="ignore"):
-        for i, op, args, params in p.ops_reversed():
-            if i > output:
+    for i, op, args, params in p.ops_reversed():
+        if i > output:
+            continue
+        g = adj[i]
+        if g is None:
+            continue
+        argvals = None
+        for k, a in enumerate(args):
+            if not live[a] or not op.differentiable(k):
                 continue
-            g = adj[i]
-            if g is None:
-                continue
-            argvals = None
-            for k, a in enumerate(args):
-                if not live[a] or not op.differentiable(k):
-                    continue
-                if argvals is None:
-                    argvals = [vals[x] for x in args]
-                c = _vjp(op, k, g, vals[i], argvals, params, nb)
-                adj[a] = c if adj[a] is None else adj[a] + c
+            if argvals is None:
+                argvals = [vals[x] for x in args]
+            c = _vjp(op, k, g, vals[i], argvals, params, nb, careful)
+            adj[a] = c if adj[a] is None else adj[a] + c
     return adj
 
 
@@ -752,25 +789,28 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
                 return _tangents_scalar(p, vals, seeds, stop, len(program.nodes))
             except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
                 pass
+    vals = _numpy_values(vals)
+    return _careful(lambda careful: _tangents_pass(program, p, vals, seeds, nb, stop, careful))
+
+
+def _tangents_pass(program, p, vals, seeds, nb, stop, careful):
     tan: list = [None] * len(program.nodes)
     for i, t in seeds.items():
         tan[i] = t
-    vals = _numpy_values(vals)
-    with np.errstate(all="ignore"):
-        for i, op, args, params in p.ops():
-            if stop is not None and i > stop:
-                break
-            total = None
-            argvals = None
-            for k, a in enumerate(args):
-                t = tan[a]
-                if t is None or not op.differentiable(k):
-                    continue
-                if argvals is None:
-                    argvals = [vals[x] for x in args]
-                c = _jvp(op, k, t, vals[i], argvals, params, nb)
-                total = c if total is None else total + c
-            tan[i] = total
+    for i, op, args, params in p.ops():
+        if stop is not None and i > stop:
+            break
+        total = None
+        argvals = None
+        for k, a in enumerate(args):
+            t = tan[a]
+            if t is None or not op.differentiable(k):
+                continue
+            if argvals is None:
+                argvals = [vals[x] for x in args]
+            c = _jvp(op, k, t, vals[i], argvals, params, nb, careful)
+            total = c if total is None else total + c
+        tan[i] = total
     return tan
 
 
@@ -882,9 +922,11 @@ def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
     if mode == "reverse" and np.shape(vals[output]) == ():
         return dict(zip(inputs, gradients(program, vals, output, inputs, mode)))
     out = np.asarray(vals[output])
+    if out.size == 0:        # an empty output: an empty Jacobian, nothing to compute
+        return {x: np.zeros(out.shape + np.shape(vals[x])) for x in inputs}
     if mode == "reverse":
         rows = {x: [] for x in inputs}
-        for e in range(max(out.size, 1)):
+        for e in range(out.size):
             seed = np.zeros(out.shape)
             seed.flat[e] = 1.0
             adj = backward(program, vals, output, seed=seed, wrt=inputs)
@@ -895,8 +937,11 @@ def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
     result = {}
     for x in inputs:
         xs = np.shape(vals[x])
+        if 0 in xs:           # an empty input: an empty Jacobian
+            result[x] = np.zeros(out.shape + xs)
+            continue
         cols = []
-        for j in range(max(int(np.prod(xs)), 1)):
+        for j in range(int(np.prod(xs))):
             seed = np.zeros(xs)
             seed.flat[j] = 1.0
             tan = tangents(program, vals, {x: seed[()] if not xs else seed}, stop=output)

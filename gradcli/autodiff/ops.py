@@ -62,6 +62,12 @@ class ShapeError(OpError):
     title = "shape mismatch"
 
 
+class EmptyError(OpError):
+    """A reduction with no identity (max, logsumexp) of an empty tensor: there is no value."""
+
+    title = "empty tensor"
+
+
 class OutOfMemory(OpError):
     """The result does not fit in the memory the machine gives."""
 
@@ -422,15 +428,20 @@ def _max_fwd(a, nb=0):
     if np.ndim(a) <= nb:
         return a
     if size(np.shape(a)[nb:]) == 0:
-        raise ShapeError(_EMPTY_MAX)
+        raise EmptyError(_EMPTY_MAX)
     return np.max(a, axis=_point_axes(a, nb))
 
 
-_EMPTY_MAX = "max(a) of an empty tensor: it has no largest element"
+_EMPTY_MAX = "max(a) of no elements has no value"
 
 
 def _max_share(ans, a, nb):
-    hit = (a == _expand_to(ans, np.shape(a), nb)).astype(float)
+    """Each element's share of max(a)'s derivative: the maximal elements' (PyTorch: evenly).
+    Where the max is NaN (an element is NaN), the NaN elements are the maximal ones, so the
+    derivative flows through them in both modes rather than becoming 0/0."""
+    m = _expand_to(ans, np.shape(a), nb)
+    hit = (a == m) | (np.isnan(a) & np.isnan(m))
+    hit = hit.astype(float)
     return hit / _expand_to(_sum_fwd(hit, nb), np.shape(a), nb)
 
 
@@ -450,7 +461,7 @@ def _softmax(a, nb=0):
 def _logsumexp(a, nb=0):
     _last_axis(a, nb, "logsumexp")
     if np.shape(a)[-1] == 0:
-        raise ShapeError("logsumexp of an empty vector: the log of an empty sum is -inf")
+        raise EmptyError("logsumexp of an empty vector: the log of an empty sum is -inf")
     if np.size(a) == 0:
         return np.zeros(np.shape(a)[:-1])
     m = np.max(a, axis=-1, keepdims=True)
@@ -663,7 +674,7 @@ def _reduced(shapes, params=()):
 
 def _max_shape(shapes, params=()):
     if shapes[0] and size(shapes[0]) == 0:
-        raise ShapeError(_EMPTY_MAX)
+        raise EmptyError(_EMPTY_MAX)
     return ()
 
 
@@ -681,7 +692,7 @@ def _last_axis_shape(what, keep):
         if not a:
             raise ShapeError(f"{what} needs a vector or a matrix, not a scalar")
         if not keep and a[-1] == 0:
-            raise ShapeError(f"{what} of an empty vector: the log of an empty sum is -inf")
+            raise EmptyError(f"{what} of an empty vector: the log of an empty sum is -inf")
         return a if keep else a[:-1]
     return rule
 

@@ -371,7 +371,7 @@ class Builder:
         try:
             shape = op.shape(shapes, params)
         except OpError as err:
-            raise self.error(f"{err} in {self.source.text[start:end]}", start, end) from None
+            raise self.error(f"{err.title} in `{self.source.text[start:end]}`: {err}", start, end) from None
         n = size(shape)
         if n > self.limits.elements:
             raise too_many_elements(self.limits, self.source.text[start:end], shape, n, self.source,
@@ -385,7 +385,7 @@ class Builder:
             with np.errstate(all="ignore"):
                 value = apply_op(op, [a.value for a in args], params)
         except OpError as err:
-            raise self.error(f"{err} in {self.source.text[start:end]}", start, end) from None
+            raise self.error(f"{err.title} in `{self.source.text[start:end]}`: {err}", start, end) from None
         return Const(value, start, end)
 
     def initialise(self, ex, args, init):
