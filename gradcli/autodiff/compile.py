@@ -524,20 +524,18 @@ def _function(code):
 
 
 class Kernel:
-    """A compiled function and whether it needs numpy's errstate (any tensor line).  A kernel of
-    derivatives (`strict`) on tensors gives up on an invalid operation (0·∞): the interpreter
-    then runs, whose `times` lets a zero derivative stay zero (engine.times)."""
+    """A compiled function and whether it needs numpy's errstate (any tensor line)."""
 
-    __slots__ = ("fn", "tensor", "strict")
+    __slots__ = ("fn", "tensor")
 
-    def __init__(self, fn, tensor: bool, strict: bool = False):
-        self.fn, self.tensor, self.strict = fn, tensor, strict
+    def __init__(self, fn, tensor: bool):
+        self.fn, self.tensor = fn, tensor
 
     def __call__(self, *args):
         """The function's result, or None if it raised (the interpreter then runs)."""
         try:
             if self.tensor:
-                with np.errstate(all="ignore", invalid="raise" if self.strict else "ignore"):
+                with np.errstate(all="ignore"):
                     out = self.fn(*args)
             else:
                 out = self.fn(*args)
@@ -610,8 +608,7 @@ class Kernels:
 
     def _keep(self, kind, held):
         tensor, code = held
-        strict = type(kind) is tuple and kind[0] in ("b", "t")
-        k = self.made[kind] = Kernel(_function(code), tensor, strict)
+        k = self.made[kind] = Kernel(_function(code), tensor)
         return k
 
 

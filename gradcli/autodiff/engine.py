@@ -79,14 +79,14 @@ def local_partial(op: Op, k: int, ans, args):
     return p(_np(ans), *map(_np, args)) if callable(p) else p
 
 
-def vjp(op: Op, k, g, ans, args, params=(), nb=0):
+def vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
     """g's contribution to the adjoint of argument k of one op (shaped like that argument)."""
-    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb, True)
+    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb, careful)
 
 
-def jvp(op: Op, k, t, ans, args, params=(), nb=0):
+def jvp(op: Op, k, t, ans, args, params=(), nb=0, careful=False):
     """The contribution of argument k's tangent t to the op's tangent (shaped like the op)."""
-    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb, True)
+    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb, careful)
 
 
 def times(g, p):
@@ -102,8 +102,8 @@ def times(g, p):
 
 def _vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
     """vjp on values that are numpy's already (the interpreter's loops); `careful`: elementwise
-    products by `times` (the loops run without it first, and again with it when numpy
-    reports an invalid operation such as 0·∞)."""
+    products by `times` (the loops run without it first, and again with it where the
+    derivatives they give are not finite)."""
     if op.elementwise:
         shape = np.shape(args[k])
         if nb and len(args) > 1:
@@ -685,12 +685,13 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
     if scalar:
         seed = float(seed)
         unit = seed == 1.0
+    ids = program.inputs if wrt is None else wrt
     if not exact and fits:
         kernel = entry.kernels.get(("b", output, lkey, unit), program, key,
                                    lambda: _source(program, entry, vals, "b", output, live, unit))
         if kernel is not None:
             adj = kernel(vals, seed)
-            if adj is not None:
+            if adj is not None and (scalar or _settled(adj, ids)):
                 return adj
     adj: list = [None] * len(nodes)
     if scalar and not exact:
@@ -702,26 +703,29 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
             adj = [None] * len(nodes)
     adj[output] = seed
     nvals = _numpy_values(vals)
-    try:
-        with np.errstate(all="ignore", invalid="raise"):
-            _backward_loop(_back_steps(p, entry, vals, live, lkey, False), nvals, adj)
-    except FloatingPointError:      # 0·∞ or the like: again, with `times` (a zero stops a derivative)
-        adj = [None] * len(nodes)
-        adj[output] = seed
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
+        _backward_loop(_back_steps(p, entry, vals, live, lkey, False), nvals, adj)
+        if not _settled(adj, ids):      # 0·∞, 0·NaN: again, with `times` (a zero stops a derivative)
+            adj = [None] * len(nodes)
+            adj[output] = seed
             _backward_loop(_back_steps(p, entry, vals, live, lkey, False, True), nvals, adj)
     return adj
 
 
-def _careful(loop):
-    """loop(careful) under numpy's invalid='raise'; once more with careful=True if numpy reports
-    an invalid operation (0·∞, ∞ - ∞, 0/0), which `times` may resolve."""
-    try:
-        with np.errstate(all="ignore", invalid="raise"):
-            return loop(False)
-    except FloatingPointError:
-        with np.errstate(all="ignore"):
-            return loop(True)
+def _settled(values, ids) -> bool:
+    """Are these derivatives finite?  (If not, and the values are tensors, the pass is made again
+    with `times`, which may turn a 0·∞ or 0·NaN into the 0 it stands for.)"""
+    return all_finite([values[i] for i in ids])
+
+
+def _careful(loop, ids=None):
+    """loop(False); once more as loop(True), with `times`, where the derivatives it gave (those
+    of `ids`, or all of them) are not finite."""
+    with np.errstate(all="ignore"):
+        out = loop(False)
+        if not all_finite(out if ids is None else [out[i] for i in ids]):
+            out = loop(True)
+    return out
 
 
 def _backward_batch(p, vals, output, seed, nb, live):
@@ -768,6 +772,7 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
              exact: bool = False) -> list:
     """Forward mode: the tangent of every node given tangents of some inputs {id: t}."""
     p = plan(program)
+    ends = program.outputs if stop is None else [stop]   # the tangents callers read
     if nb == 0 and not exact:
         key = _key(program, vals)
         entry = p.entry(key)
@@ -779,6 +784,8 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
             if kernel is not None:
                 tan = kernel(vals, [float(seeds[i]) if np.ndim(seeds[i]) == 0 else seeds[i]
                                     for i in leaves])
+                if tan is not None and not entry.scalar and not _settled(tan, ends):
+                    tan = None           # not finite: the interpreter, with `times`
                 if tan is not None:
                     for i, t in seeds.items():   # as below: a seeded op node's tangent is recomputed
                         if program.nodes[i].kind == "op" and stop is not None and i > stop:
@@ -790,7 +797,8 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
             except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
                 pass
     vals = _numpy_values(vals)
-    return _careful(lambda careful: _tangents_pass(program, p, vals, seeds, nb, stop, careful))
+    return _careful(lambda careful: _tangents_pass(program, p, vals, seeds, nb, stop, careful),
+                    None if nb else ends)
 
 
 def _tangents_pass(program, p, vals, seeds, nb, stop, careful):

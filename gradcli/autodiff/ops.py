@@ -32,6 +32,10 @@ Conventions
   >= 0), or 4 for the functions that turn on the scale of a few units (sin, cos, exp,
   tanh, sigmoid).
   `check` keeps its finite-difference steps within it, so they never cross a pole.
+* Rounding: `rounding(ans, *args)` is the scale of the absolute rounding error of the op's
+  result (about eps times it), where that is not |ans|: log_softmax(a) is a - logsumexp(a),
+  a difference whose rounding is eps·|logsumexp(a)| however small the result.  `check`
+  estimates how well f is computed from it (check/core.py `magnitude`).
 * Shapes: `shape(shapes, params)` gives the shape of the op's result (one point, no
   batch axis) from its arguments' shapes, or raises ShapeError, before anything is
   computed; `work(shapes, out)` how many element-operations computing it takes (default:
@@ -114,6 +118,7 @@ class Op:
     params: tuple[str, ...] = ()  # static integer arguments, e.g. sum's axis
     kink: Callable | None = None
     reach: tuple | None = None    # per argument: distance to a pole or domain edge (see above)
+    rounding: Callable | None = None  # (ans, *args) -> scale of its rounding error (None: |ans|)
     infix: bool = False
     code: object = None           # Code, or (shapes, params) -> Code | None
     shape: Callable | None = None  # (shapes, params) -> the result's shape (ShapeError if none)
@@ -645,9 +650,10 @@ def _stack_tangent(k):
     return place
 
 
-def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None, code=None, shape=None, work=None):
+def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None, code=None, shape=None, work=None,
+            rounding=None):
     return Op(name, symbol, len(vjp), fwd, tuple(formula), vjp=tuple(vjp), jvp=tuple(jvp),
-              params=params, kink=kink, code=code, shape=shape, work=work)
+              params=params, kink=kink, code=code, shape=shape, work=work, rounding=rounding)
 
 
 # Shape rules of the shape-aware ops: one point's shapes in, the result's shape out.
@@ -751,7 +757,8 @@ SHAPED = [
             ("I - 1 softmax({0})ᵀ",),
             code=Code(vjp=("{g} - np.exp({out}) * np.sum({g}, axis=-1, keepdims=True)",),
                       jvp=("{t} - np.sum(np.exp({out}) * {t}, axis=-1, keepdims=True)",)),
-            shape=_last_axis_shape("log_softmax", True)),
+            shape=_last_axis_shape("log_softmax", True),
+            rounding=lambda ans, a, nb=0: np.abs(ans) + np.abs(np.asarray(a) - ans)),
     _shaped("logsumexp", "logsumexp", _logsumexp,
             (lambda g, ans, a, nb=0: np.asarray(g)[..., None] * _softmax(a),),
             (lambda t, ans, a, nb=0: np.sum(_softmax(a) * t, axis=-1),), ("softmax({0})ᵀ",),

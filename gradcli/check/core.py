@@ -203,7 +203,7 @@ def reach_step(program, vals, tan, nodes) -> float:
                 if dist.ndim == 0:                     # the same reach everywhere: the fastest element
                     steps = dist / np.max(rate) if rate.size else np.inf
                 else:                                  # an argument that does not move has no limit
-                    steps = np.fmin.reduce(np.where(rate > 0, dist / rate, np.inf), axis=None)
+                    steps = np.fmin.reduce(np.where(rate > 0, dist / rate, np.inf), axis=None, initial=np.inf)
                 best = min(best, float(steps))
     return best / 2
 
@@ -247,7 +247,7 @@ def max_step(program, vals, tan, kinks) -> float:
                 rate = np.broadcast_to(rate, np.broadcast_shapes(np.shape(rate), dist.shape))
                 dist = np.broadcast_to(dist, rate.shape)
             else:
-                rate = 2 * max(float(np.max(np.abs(t))) for t in ts if t is not None)
+                rate = 2 * max(float(np.max(np.abs(t), initial=0.0)) for t in ts if t is not None)
             hit = np.asarray(rate) > 0
             if np.any(hit):
                 best = min(best, float(np.min(np.where(hit, dist / np.where(hit, rate, 1), np.inf))))
@@ -316,7 +316,8 @@ def batch_fn(program, flat: Flat, u: int, uvec=None):
 def magnitude(program, vals, u: int, seeds=None, adjoints=None) -> np.ndarray:
     """Per seed (a cotangent of u), how well u·seed is computed: Σ over the op nodes that move
     with the inputs of |∂(u·seed)/∂node|·|node| (each op rounds its result to about eps
-    relative, so f's rounding error is about eps times this).  Far above |f| for an
+    relative, so f's rounding error is about eps times this; an op whose rounding is not
+    relative to its result says so in the op table: `rounding`).  Far above |f| for an
     ill-conditioned f: 1/(y*y - a) near its pole, sin(1/y) near 0.  `adjoints`: backward
     passes already made (one list per seed), used instead of new ones."""
     out = []
@@ -327,7 +328,10 @@ def magnitude(program, vals, u: int, seeds=None, adjoints=None) -> np.ndarray:
             for node in program.nodes[: u + 1]:
                 g = adj[node.id]
                 if node.kind == "op" and g is not None:
-                    g, v = np.abs(np.asarray(g, dtype=float)), np.abs(np.asarray(vals[node.id], dtype=float))
+                    v = vals[node.id]
+                    if node.op.rounding is not None:
+                        v = node.op.rounding(v, *[vals[a] for a in node.args])
+                    g, v = np.abs(np.asarray(g, dtype=float)), np.abs(np.asarray(v, dtype=float))
                     total += float(np.vdot(g, v)) if g.shape == v.shape else float(np.sum(g * v))
             out.append(total)
     return np.array(out)
@@ -436,11 +440,21 @@ class Checker:
                 hint="d(u)/d(v) has shape u.shape + v.shape (for a scalar u, the shape of v)") from None
 
     # ------------------------------------------------------------ full Jacobians
+    def empty(self, u, x: str, oshape, ishape, kind="gradient", claims=()) -> Block:
+        """A block with nothing to compare: u or the input has no elements (its Jacobian is empty)."""
+        m, n = int(np.prod(oshape, dtype=int)), int(np.prod(ishape, dtype=int))
+        z = np.zeros((m, n))
+        return Block(self.name(u), x, kind, oshape, ishape, z, z, z, z, z.astype(bool), z, z,
+                     [(c, z) for c in claims], np.zeros(n, dtype=bool), z)
+
     def full(self, prog, point, vals, u, wrt, claims: dict) -> list[Block]:
         uval = np.asarray(vals[u], dtype=float)
-        m = max(uval.size, 1)
-        rev = engine.jacobian(prog, vals, u, wrt, "reverse")
+        m = uval.size
         flat = Flat(point, wrt)
+        if m == 0 or flat.n == 0:
+            return [self.empty(u, self.name(x), uval.shape, flat.shapes[k], claims=claims.get((u, x), []))
+                    for k, x in enumerate(wrt)]
+        rev = engine.jacobian(prog, vals, u, wrt, "reverse")
         x0 = flat.pack(point)
         kinks, reaches = kink_nodes(prog, u), reach_nodes(prog, u)
         fwd = np.zeros((m, flat.n))
@@ -524,8 +538,10 @@ class Checker:
     # ------------------------------------------------------------ --fast
     def fast(self, prog, point, vals, u, wrt, claims) -> Block:
         uval = np.asarray(vals[u], dtype=float)
-        uvec = self.rng.standard_normal(uval.shape) if uval.ndim else np.float64(1.0)
         flat = Flat(point, wrt)
+        if uval.size == 0 or flat.n == 0:
+            return self.empty(u, ", ".join(self.name(x) for x in wrt), (), (0,), "directional", claims)
+        uvec = self.rng.standard_normal(uval.shape) if uval.ndim else np.float64(1.0)
         x0 = flat.pack(point)
         # a random direction of signs times max(|x|, 1) rounded up to a power of 2, so that the
         # steps x ± t·w are exact
@@ -602,6 +618,8 @@ class Checker:
             return self.full(prog, pt, vals, u, [v], {(u, v): claims})[0]
         # Elementwise: the local partial, element by element of u.
         uval = np.asarray(vals[u], dtype=float)
+        if uval.size == 0:
+            return self.empty(u, self.name(v), uval.shape, (), "partial", claims)
         rev = engine.local_jacobian(self.program, vals, u, v)
         vshape = np.shape(vals[v])
         flat = Flat(pt, [v])

@@ -92,9 +92,9 @@ class Meter:
         if self.spent > self.budget.work:
             program = self.program
             node = program.nodes[nid]
-            raise OverBudget(f"grading stops at {what} of {describe(program, nid)}: the work of grading this "
-                             f"answer would pass {self.budget.work:,} element-operations, the limit for "
-                             f"{self.budget.who}", program.source, node.start, node.end,
+            raise OverBudget(f"grading this answer would take more than {self.budget.work:,} element-operations, "
+                             f"the limit for {self.budget.who} (it stopped at {what} of "
+                             f"{describe(program, nid)})", program.source, node.start, node.end,
                              hint=self.budget.hint("--max-work"))
 
 

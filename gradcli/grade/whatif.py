@@ -210,6 +210,7 @@ def with_partial(program, vals, u: int, v: int, value, base: Op | None = None) -
 def nodes_between(program, src: int, dst: int) -> list[int]:
     """Op nodes on some path from src to dst (dst included), in order."""
     steps = engine.plan(program).steps
+    batch.charge(program, 1, dst, "the paths to")
     down = {src}
     for i, op, args, _ in steps:
         if i <= dst and any(a in down for a in args):
@@ -252,6 +253,7 @@ def paths(program, vals, B, src: int, dst: int):
         for u in reversed(consumers.get(w, [])):
             key = (u, w)
             if key not in local:
+                batch.charge_node(program, 1, u, "the paths through")
                 lj = engine.local_jacobian(program, vals, u, w, nb=1)
                 local[key] = None if lj is None else np.broadcast_to(np.asarray(lj, dtype=float), (B,))
             if local[key] is None:
