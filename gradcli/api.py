@@ -285,7 +285,7 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
     one .grad file for a single exercise); None: each exercise's own answer file.
     submissions: a folder with one folder per student (instead of `answers`).  jobs: worker
     processes (0: one per CPU).  limits: an answer's (default `Limits.answer()`: 5,000 nodes,
-    10⁶ elements, 10⁸ element-operations).  time_limit: seconds per answer, a last guard only
+    10⁶ elements, 2·10⁷ element-operations).  time_limit: seconds per answer, a last guard only
     (an answer it stops is marked to be graded again, never scored).  progress(done, total)
     is called as answers are graded.
     """

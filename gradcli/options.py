@@ -25,7 +25,7 @@ SEED = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show
 # imports no numpy; tests/test_limits.py checks that the two agree): nodes, elements, work.
 FILE_LIMITS = (2_000_000, 30_000_000, 10_000_000_000)
 GRAPH_LIMITS = (10_000, 30_000_000, 10_000_000_000)
-ANSWER_LIMITS = (5_000, 1_000_000, 100_000_000)
+ANSWER_LIMITS = (5_000, 1_000_000, 20_000_000)
 
 
 def limit_options(defaults, what: str = "a file"):

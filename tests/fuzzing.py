@@ -330,6 +330,8 @@ def _check_cli(outcome: Outcome, target: str, args, path: str) -> int:
 
         outcome.problems.append((target, "traceback", "".join(traceback.format_exception(exc))[-2000:]))
         return code
+    if "Warning:" in err:              # numpy's RuntimeWarning and the like: never shown to a user
+        outcome.problems.append((target, "a warning on stderr", err[-500:]))
     if code not in (0, 1, 2):
         outcome.problems.append((target, f"exit {code}", err[-500:]))
     elif code == 2:

@@ -518,7 +518,8 @@ def all_finite(values) -> bool:
     one C loop (inf and NaN survive a sum; a finite overflow is re-checked one by one)."""
     values = values if type(values) is list else list(values)
     try:
-        total = sum(values, 0.0)
+        with np.errstate(all="ignore"):       # inf + -inf: NaN, no warning
+            total = sum(values, 0.0)
     except (TypeError, ValueError):
         total = None
     if type(total) is float:                       # all floats: one C loop

@@ -78,10 +78,12 @@ def require(program: Program, point: dict, wrt: list[int], mode: str, limits: Li
         for x in wrt:
             n = cost.size(x)
             if m * n * batch > limits.elements:
-                u, v = program.nodes[out].name, program.nodes[x].name
+                node = program.nodes[out]
+                u, v = node.name, program.nodes[x].name
                 raise budget.TooLarge(f"the Jacobian d({u})/d({v}) would have {m * n:,} entries ({u} has "
                                       f"{m:,} elements, {v} {n:,}); the limit for {limits.who} is "
-                                      f"{limits.elements:,}", hint=limits.hint("--max-elements"))
+                                      f"{limits.elements:,}", program.source, node.start, node.end,
+                                      hint=limits.hint("--max-elements"))
         passes += (1 if m == 1 else m) if mode == "reverse" else sum(max(cost.size(x), 1) for x in wrt)
     budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch)
 

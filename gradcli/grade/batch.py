@@ -93,7 +93,7 @@ class Meter:
             program = self.program
             node = program.nodes[nid]
             raise OverBudget(f"grading this answer would take more than {self.budget.work:,} element-operations, "
-                             f"the limit for {self.budget.who} (it stopped at {what} of "
+                             f"the limit for {self.budget.who} (it stopped at {what} "
                              f"{describe(program, nid)})", program.source, node.start, node.end,
                              hint=self.budget.hint("--max-work"))
 
@@ -274,7 +274,7 @@ def tangent_jacobians(program, vals, x: int, B: int, stop: int | None = None, li
     xs = np.shape(vals[x])[1:]
     n = _size(xs)
     _passes(program, x, n, limits)
-    charge(program, n, len(program.nodes) - 1 if stop is None else stop, "the forward-mode derivatives", x)
+    charge(program, n, len(program.nodes) - 1 if stop is None else stop, "the forward-mode derivatives in", x)
     cols: list[list] = []
     for j in range(n):
         seed = np.zeros((B, n))
@@ -295,7 +295,7 @@ def adjoint_jacobians(program, vals, o: int, B: int, limits=None) -> list:
     os_ = np.shape(vals[o])[1:]
     m = _size(os_)
     _passes(program, o, m, limits)
-    charge(program, m, o, "the reverse-mode derivatives")
+    charge(program, m, o, "the reverse-mode derivatives of")
     rows = []
     for k in range(m):
         seed = np.zeros((B, m))
@@ -319,6 +319,6 @@ def local_jacobian(program, vals, u: int, v: int, B: int, limits=None):
     if not node.op.elementwise:
         n = _size(np.shape(vals[v])[1:])
         _passes(program, v, n, limits)
-    charge_node(program, n, u, "the local derivatives")
+    charge_node(program, n, u, "the local derivatives of")
     out = engine.local_jacobian(program, vals, u, v, nb=1)
     return None if out is None else per_point(out, B)

@@ -40,7 +40,7 @@ def tangents(program, vals, B, x, stop=None, ops=None, claimed=None):
     n = _size(xs)
     steps = engine.plan(program).steps
     N = len(program.nodes)
-    batch.charge(program, n, N - 1 if stop is None else stop, "recomputing the forward-mode derivatives", x)
+    batch.charge(program, n, N - 1 if stop is None else stop, "recomputing the forward-mode derivatives in", x)
     cols, comps = [], []
     ops, claimed = ops or {}, claimed or {}
     with np.errstate(all="ignore"):
@@ -80,7 +80,7 @@ def adjoints(program, vals, B, o, ops=None, claimed=None):
     plan = engine.plan(program)
     steps, live = plan.steps, plan.live
     N = len(program.nodes)
-    batch.charge(program, m, o, "recomputing the reverse-mode derivatives")
+    batch.charge(program, m, o, "recomputing the reverse-mode derivatives of")
     rows, comps = [], []
     ops, claimed = ops or {}, claimed or {}
     with np.errstate(all="ignore"):

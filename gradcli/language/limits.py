@@ -53,7 +53,7 @@ class Limits:
 
 FILE = Limits()
 GRAPH = Limits(nodes=10_000)        # `graph` shows every node: about 1 ms each in text
-ANSWER = Limits(nodes=5_000, elements=1_000_000, work=100_000_000, who="an answer")
+ANSWER = Limits(nodes=5_000, elements=1_000_000, work=20_000_000, who="an answer")
 DEFAULTS = {"file": FILE, "graph": GRAPH, "answer": ANSWER}
 
 
@@ -164,7 +164,7 @@ def measure(program, point: dict, limits: Limits, batch: int = 1) -> Cost:
 def _elements_ok(program, cost: Cost, limits: Limits, batch: int) -> None:
     if len(program.nodes) > limits.nodes:
         raise OverBudget(f"the graph has {len(program.nodes):,} nodes; the limit for {limits.who} is "
-                       f"{limits.nodes:,}", hint=limits.hint("--max-nodes"))
+                       f"{limits.nodes:,}", program.source, 0, hint=limits.hint("--max-nodes"))
     if not cost.shapes:
         return
     big = batch * max((size(s) for s in cost.shapes if s is not None), default=1)
@@ -192,7 +192,6 @@ def require(program, point: dict, limits: Limits, passes: int = 1, what: str = "
             where = f"; `{_short(program.source.text[node.start:node.end])}` alone costs {cost.cost:,} a pass"
         raise OverBudget(f"{what} would take {total:,} element-operations ({passes:,} pass"
                        f"{'es' if passes != 1 else ''} over the graph{where}); the limit for {limits.who} "
-                       f"is {limits.work:,}", program.source if node is not None else None,
-                       node.start if node is not None else 0, node.end if node is not None else None,
-                       hint=limits.hint("--max-work"))
+                       f"is {limits.work:,}", program.source, node.start if node is not None else 0,
+                       node.end if node is not None else None, hint=limits.hint("--max-work"))
     return cost

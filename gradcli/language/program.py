@@ -627,12 +627,12 @@ def bind(program: Program, at=(), seed: int = 0, values: dict | None = None) -> 
     given = {}
     for item in at:
         name, eq, text = item.partition("=")
-        name = name.strip()
+        name = normal_name(name.strip())
         if not eq or not name:
             raise GradError(f"--at {item!r}: write NAME=EXPR, e.g. --at x=1.5")
         given[_input_id(program, name, f"--at {name}")] = expression_value(text, name, seed)
     for name, value in (values or {}).items():
-        given[_input_id(program, name, f"at {name!r}")] = value
+        given[_input_id(program, normal_name(name) if isinstance(name, str) else name, f"at {name!r}")] = value
     point = {}
     for nid in program.inputs:
         value = given.get(nid, program.defaults.get(nid))
