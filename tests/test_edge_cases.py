@@ -18,7 +18,6 @@ from gradcli.cli import main
 from gradcli.errors import GradError, Source
 from gradcli.grade.exercise import load_exercise
 from gradcli.grade.tasks import grade_file
-from gradcli.language import fast
 from gradcli.language.program import bind, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,21 +212,6 @@ def test_superscripts_keep_their_hint():
     with pytest.raises(GradError) as err:
         gradcli.parse("input x = 1\ny = x\u00b2\n")
     assert err.value.hint == "write x**2"
-
-
-@pytest.mark.parametrize("text", [
-    "input \u00e9 = 1\ny = e\u0301 * 2\n",
-    "input x = 1\n\uff59 = x * 2\nz = y + 1\n",
-    "input x = 1\ny = x * 2  # \u00e9 in a comment only\nz = y\n",
-    "input \u03b8 = 0.5\ny = sin(\u03b8) * \u03b8\n",
-    "input x = 1\ny = \u0445 * 2\n",
-])
-def test_both_parsers_build_unicode_names_alike(text):
-    from test_fast_parse import compare
-
-    compare(text)
-    if "comment" in text:          # non-ASCII only in a comment: the fast path still takes it
-        assert fast.build(Source("t.grad", text), 0) is not None
 
 
 # ---------------------------------------------------------------- reverse and forward agree

@@ -120,9 +120,22 @@ def input_index(program: Program, wrt: list[int]) -> dict[str, int]:
 def require_finite_grads(program, vals, out, grads):
     """A gradient that is NaN or infinite (grads: a list, or a dict by input): name the node
     whose local derivative blew up."""
-    if engine.all_finite(grads.values() if isinstance(grads, dict) else grads):
+    grads = list(grads.values()) if isinstance(grads, dict) else grads
+    if engine.all_finite(grads):
         return
-    adj = engine.backward(program, vals, out, seed=np.ones(np.shape(vals[out])), exact=True)
+    shape = np.shape(vals[out])
+    seed = np.ones(shape)
+    if shape:      # the first element of the output whose row of the Jacobian is not finite
+        size = int(np.prod(shape))
+        bad = np.zeros(size, dtype=bool)
+        for g in grads:
+            if g is not None:
+                bad |= ~np.isfinite(np.asarray(g, dtype=float).reshape(size, -1)).all(axis=1)
+        if bad.any():
+            seed = np.zeros(size)
+            seed[int(np.argmax(bad))] = 1.0
+            seed = seed.reshape(shape)
+    adj = engine.backward(program, vals, out, seed=seed, exact=True)
     for node in program.nodes[: program.n_main]:
         g = adj[node.id]
         if node.kind == "op" and g is not None and np.all(np.isfinite(g)):
@@ -131,4 +144,5 @@ def require_finite_grads(program, vals, out, grads):
                 raise program.error(f"the derivative of `{text}` is not finite at this point", node,
                                     hint="the function is not differentiable here (e.g. sqrt at 0); "
                                          "choose another point with --at")
-    raise GradError(f"a gradient of {program.nodes[out].name} is not finite at this point")
+    raise program.error(f"a derivative of {program.nodes[out].name} is not finite at this point", program.nodes[out],
+                        hint="the function is not differentiable here; choose another point with --at")
