@@ -4,7 +4,6 @@ normalises them, and reverse and forward mode agreeing where a zero meets an inf
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +176,7 @@ def test_a_decomposed_accent_is_the_precomposed_letter():
     decomposed, precomposed = "e\u0301", "\u00e9"
     g = gradcli.parse(f"input {decomposed}t = 2\ny = {precomposed}t * 3\n")
     assert g.inputs == (f"{precomposed}t",) and g.eval().grad[f"{precomposed}t"] == 3.0
-    assert gradcli.parse(f"input \u0928\u093e\u092e = 2\ny = \u0928\u093e\u092e * 3\n").eval().value == 6.0  # Hindi
+    assert gradcli.parse("input \u0928\u093e\u092e = 2\ny = \u0928\u093e\u092e * 3\n").eval().value == 6.0  # Hindi
 
 
 def test_full_width_letters_are_the_ascii_name():

@@ -29,7 +29,7 @@ from gradcli.cli import main
 from gradcli.errors import GradError, Source
 from gradcli.grade.batch import Limits as AnswerLimits
 from gradcli.grade.exercise import load_exercise
-from gradcli.grade.tasks import grade_file, grade_source
+from gradcli.grade.tasks import grade_file
 from gradcli.language import limits
 from gradcli.language.program import build
 
