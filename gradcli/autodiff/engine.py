@@ -391,7 +391,14 @@ def op_error(program, node, shapes, err: OpError) -> GradError:
     return GradError(f"{title} in `{text}`: {err}", program.source, node.start, node.end, hint=hint)
 
 
-def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False) -> list:
+def prepare(program, point: dict):
+    """What `forward` first reads from the point: the inputs' values, their shape key (None:
+    every input a scalar) and whether the float rules apply; a caller that needs the key
+    before evaluating (the limits) passes the result on to forward(prepared=...)."""
+    return _inputs(program, plan(program), point)
+
+
+def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False, prepared=None) -> list:
     """Values of every node (and of the claims) at `point`: {input id: value}.
 
     With nb=1 the point's values carry a leading batch axis, and `guard(i, op,
@@ -401,7 +408,7 @@ def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False) 
     if nb or guard is not None:
         return _forward_batch(program, point, nb, guard)
     p = plan(program)
-    xs, key, scalar = _inputs(program, p, point)
+    xs, key, scalar = prepared or _inputs(program, p, point)
     if exact and scalar:
         xs, scalar = [np.float64(v) for v in xs], False
     entry = p.entry(key)
@@ -659,11 +666,14 @@ def _scalar(v) -> bool:
     return type(v) is float or type(v) is np.float64 or np.ndim(v) == 0
 
 
-def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact: bool = False) -> list:
+def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact: bool = False,
+             careful: bool = False) -> list:
     """Reverse mode: adjoint d(output)/d(node) of every node that depends on an input.
 
     `wrt` (input ids) restricts the pass to what those inputs' gradients need.  `seed` is
-    the adjoint of the output (default: ones).  `exact`: the numpy interpreter.
+    the adjoint of the output (default: ones).  `exact`: the numpy interpreter.  `careful`:
+    the numpy interpreter with `times`, in which a zero stops a derivative (0·∞ is 0): what
+    a caller asks for again where a pass gave derivatives that are not finite.
     """
     p = plan(program)
     nodes = program.nodes
@@ -672,7 +682,8 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
     else:
         live, lkey = _live_from(program, wrt), tuple(sorted(set(wrt)))
     if nb:
-        return _backward_batch(p, vals, output, seed, nb, live)
+        with np.errstate(all="ignore"):
+            return _backward_batch(p, vals, output, seed, nb, live, careful)
     key = _key(program, vals)
     entry = p.entry(key)
     out_value = vals[output]
@@ -686,13 +697,13 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
     if scalar:
         seed = float(seed)
         unit = seed == 1.0
-    ids = program.inputs if wrt is None else wrt
+    exact = exact or (careful and not scalar)
     if not exact and fits:
         kernel = entry.kernels.get(("b", output, lkey, unit), program, key,
                                    lambda: _source(program, entry, vals, "b", output, live, unit))
         if kernel is not None:
             adj = kernel(vals, seed)
-            if adj is not None and (scalar or _settled(adj, ids)):
+            if adj is not None:
                 return adj
     adj: list = [None] * len(nodes)
     if scalar and not exact:
@@ -703,37 +714,13 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
         except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
             adj = [None] * len(nodes)
     adj[output] = seed
-    nvals = _numpy_values(vals)
+    steps = _back_steps(p, entry, vals, live, lkey, False, careful)
     with np.errstate(all="ignore"):
-        _backward_loop(_back_steps(p, entry, vals, live, lkey, False), nvals, adj)
-        if not _settled(adj, ids):      # 0·∞, 0·NaN: again, with `times` (a zero stops a derivative)
-            adj = [None] * len(nodes)
-            adj[output] = seed
-            _backward_loop(_back_steps(p, entry, vals, live, lkey, False, True), nvals, adj)
+        _backward_loop(steps, _numpy_values(vals), adj)
     return adj
 
 
-def _settled(values, ids) -> bool:
-    """Are these derivatives finite?  (If not, and the values are tensors, the pass is made again
-    with `times`, which may turn a 0·∞ or 0·NaN into the 0 it stands for.)"""
-    return all_finite([values[i] for i in ids])
-
-
-def _careful(loop, ids=None):
-    """loop(False); once more as loop(True), with `times`, where the derivatives it gave (those
-    of `ids`, or all of them) are not finite."""
-    with np.errstate(all="ignore"):
-        out = loop(False)
-        if not all_finite(out if ids is None else [out[i] for i in ids]):
-            out = loop(True)
-    return out
-
-
-def _backward_batch(p, vals, output, seed, nb, live):
-    return _careful(lambda careful: _backward_batch_pass(p, vals, output, seed, nb, live, careful))
-
-
-def _backward_batch_pass(p, vals, output, seed, nb, live, careful):
+def _backward_batch(p, vals, output, seed, nb, live, careful):
     adj: list = [None] * len(vals)
     adj[output] = np.ones_like(vals[output]) if seed is None else seed
     for i, op, args, params in p.ops_reversed():
@@ -770,23 +757,21 @@ def _live_from(program, wrt):
 # ---------------------------------------------------------------- forward mode
 
 def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
-             exact: bool = False) -> list:
-    """Forward mode: the tangent of every node given tangents of some inputs {id: t}."""
+             exact: bool = False, careful: bool = False) -> list:
+    """Forward mode: the tangent of every node given tangents of some inputs {id: t}.
+    `careful`: as for `backward`."""
     p = plan(program)
-    ends = program.outputs if stop is None else [stop]   # the tangents callers read
     if nb == 0 and not exact:
         key = _key(program, vals)
         entry = p.entry(key)
         leaves = tuple(sorted(i for i in seeds if program.nodes[i].kind != "op"))
         fit = all(np.shape(seeds[i]) == np.shape(vals[i]) for i in leaves)
-        if fit:
+        if fit and not (careful and not entry.scalar):
             kernel = entry.kernels.get(("t", leaves, stop), program, key,
                                        lambda: _source(program, entry, vals, "t", leaves, stop))
             if kernel is not None:
                 tan = kernel(vals, [float(seeds[i]) if np.ndim(seeds[i]) == 0 else seeds[i]
                                     for i in leaves])
-                if tan is not None and not entry.scalar and not _settled(tan, ends):
-                    tan = None           # not finite: the interpreter, with `times`
                 if tan is not None:
                     for i, t in seeds.items():   # as below: a seeded op node's tangent is recomputed
                         if program.nodes[i].kind == "op" and stop is not None and i > stop:
@@ -797,9 +782,8 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
                 return _tangents_scalar(p, vals, seeds, stop, len(program.nodes))
             except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
                 pass
-    vals = _numpy_values(vals)
-    return _careful(lambda careful: _tangents_pass(program, p, vals, seeds, nb, stop, careful),
-                    None if nb else ends)
+    with np.errstate(all="ignore"):
+        return _tangents_pass(program, p, _numpy_values(vals), seeds, nb, stop, careful)
 
 
 def _tangents_pass(program, p, vals, seeds, nb, stop, careful):
@@ -895,10 +879,23 @@ def local_jacobian(program, vals, u: int, v: int, nb: int = 0, max_columns: int 
         return out.reshape(np.shape(ans) + per)
 
 
-def gradients(program, vals, output: int, inputs, mode: str = "reverse") -> list:
-    """jacobian's values, in the order of `inputs` (what `eval` reports, without a dict)."""
+def gradients(program, vals, output: int, inputs, mode: str = "reverse", careful: bool | None = None) -> list:
+    """jacobian's values, in the order of `inputs` (what `eval` reports, without a dict).
+    `careful`: as for `backward`; None: made again carefully if they are not finite."""
+    grads = _gradients(program, vals, output, inputs, mode, bool(careful))
+    if careful is None and not all_finite(grads) and not _floats(program, vals):
+        grads = _gradients(program, vals, output, inputs, mode, True)
+    return grads
+
+
+def _floats(program, vals) -> bool:
+    """Is every value a float (then `careful` changes nothing)?"""
+    return _key(program, vals) is None and plan(program).scalar_ok
+
+
+def _gradients(program, vals, output: int, inputs, mode: str, careful: bool) -> list:
     if mode == "reverse" and np.shape(vals[output]) == ():   # one reverse pass
-        adj = backward(program, vals, output, wrt=inputs)
+        adj = backward(program, vals, output, wrt=inputs, careful=careful)
         grads = list(_getter(program, inputs)(adj)) if len(inputs) > 1 else [adj[x] for x in inputs]
         try:
             floats = type(sum(grads, 0.0)) is float    # one C loop: are they all floats?
@@ -911,7 +908,7 @@ def gradients(program, vals, output: int, inputs, mode: str = "reverse") -> list
                     grads[k] = (0.0 if np.ndim(vals[x]) == 0 else np.zeros(np.shape(vals[x]))) if g is None \
                         else (float(g) if np.ndim(g) == 0 else np.array(g, dtype=float))
         return grads
-    jac = jacobian(program, vals, output, inputs, mode)
+    jac = jacobian(program, vals, output, inputs, mode, careful)
     return [jac[x] for x in inputs]
 
 
@@ -925,11 +922,16 @@ def _getter(program, inputs):
     return operator.itemgetter(*inputs)
 
 
-def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
+def jacobian(program, vals, output: int, inputs, mode: str = "reverse", careful: bool | None = None) -> dict:
     """d(output)/d(input) for each input, shaped output.shape + input.shape (a float for a
-    scalar output and a scalar input)."""
+    scalar output and a scalar input).  `careful`: as for `gradients`."""
+    if careful is None:
+        jac = jacobian(program, vals, output, inputs, mode, False)
+        if all_finite(jac.values()) or _floats(program, vals):
+            return jac
+        careful = True
     if mode == "reverse" and np.shape(vals[output]) == ():
-        return dict(zip(inputs, gradients(program, vals, output, inputs, mode)))
+        return dict(zip(inputs, _gradients(program, vals, output, inputs, mode, careful)))
     out = np.asarray(vals[output])
     if out.size == 0:        # an empty output: an empty Jacobian, nothing to compute
         return {x: np.zeros(out.shape + np.shape(vals[x])) for x in inputs}
@@ -938,7 +940,7 @@ def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
         for e in range(out.size):
             seed = np.zeros(out.shape)
             seed.flat[e] = 1.0
-            adj = backward(program, vals, output, seed=seed, wrt=inputs)
+            adj = backward(program, vals, output, seed=seed, wrt=inputs, careful=careful)
             for x in inputs:
                 g = adj[x]
                 rows[x].append(np.zeros(np.shape(vals[x])) if g is None else np.asarray(g, float))
@@ -953,7 +955,7 @@ def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
         for j in range(int(np.prod(xs))):
             seed = np.zeros(xs)
             seed.flat[j] = 1.0
-            tan = tangents(program, vals, {x: seed[()] if not xs else seed}, stop=output)
+            tan = tangents(program, vals, {x: seed[()] if not xs else seed}, stop=output, careful=careful)
             t = tan[output]
             cols.append(np.zeros(out.shape) if t is None else np.broadcast_to(np.asarray(t, float), out.shape))
         col = np.moveaxis(np.stack(cols), 0, -1).reshape(out.shape + xs) if xs else cols[0]

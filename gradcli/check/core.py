@@ -376,6 +376,15 @@ def _unit_seeds(shape):
         yield seed.reshape(shape)
 
 
+def _tangents(prog, vals, seeds, u):
+    """engine.tangents up to u, made again with `times` where u's tangent is not finite (a zero
+    stops a derivative in both modes alike: engine.backward)."""
+    tan = engine.tangents(prog, vals, seeds, stop=u)
+    if tan[u] is not None and not engine.all_finite([tan[u]]):
+        tan = engine.tangents(prog, vals, seeds, stop=u, careful=True)
+    return tan
+
+
 def point_cost(vals) -> int:
     return sum(int(np.size(v)) for v in vals if v is not None)
 
@@ -494,7 +503,7 @@ class Checker:
             for j in range(flat.sizes[k]):
                 seed = np.zeros(shape)
                 seed.flat[j] = 1.0
-                tan = engine.tangents(prog, vals, {x: seed[()] if not shape else seed}, stop=u)
+                tan = _tangents(prog, vals, {x: seed[()] if not shape else seed}, u)
                 t = tan[u]
                 if t is not None:
                     fwd[:, col] = np.broadcast_to(np.asarray(t, dtype=float), uval.shape).ravel()
@@ -614,12 +623,14 @@ class Checker:
         big = np.flatnonzero(np.abs(x0) > 1)
         w[big] *= power_of_2(np.abs(x0[big]))
         wd = flat.unpack(w)
-        adj = engine.backward(prog, vals, u, seed=uvec if uval.ndim else None, wrt=wrt)
-        rev = sum(float(np.vdot(np.broadcast_to(adj[x], np.shape(wd[x])), wd[x]))
-                  for x in wrt if adj[x] is not None)
+        for careful in (False, True):         # again with `times` where not finite (engine.backward)
+            adj = engine.backward(prog, vals, u, seed=uvec if uval.ndim else None, wrt=wrt, careful=careful)
+            rev = sum(float(np.vdot(np.broadcast_to(adj[x], np.shape(wd[x])), wd[x]))
+                      for x in wrt if adj[x] is not None)
+            if np.isfinite(rev):
+                break
         del adj         # every adjoint, tangent and FD value is as large as the input: one set at a time
-        tan = engine.tangents(prog, vals, {x: (wd[x][()] if not np.shape(wd[x]) else wd[x]) for x in wrt},
-                              stop=u)
+        tan = _tangents(prog, vals, {x: (wd[x][()] if not np.shape(wd[x]) else wd[x]) for x in wrt}, u)
         t = tan[u]
         fwd = 0.0 if t is None else float(np.vdot(np.broadcast_to(t, uval.shape), uvec))
         kinks, reaches = kink_nodes(prog, u), reach_nodes(prog, u)
@@ -696,9 +707,9 @@ class Checker:
         flat = Flat(pt, [v])
         x0 = flat.pack(pt)
         s = power_of_2(np.maximum(np.abs(x0), 1.0))
-        tan = engine.tangents(prog, vals, {v: np.ones(vshape) if vshape else 1.0})
+        tan = _tangents(prog, vals, {v: np.ones(vshape) if vshape else 1.0}, u)
         fwd = np.zeros(uval.shape) if tan[u] is None else np.broadcast_to(tan[u], uval.shape)
-        stan = engine.tangents(prog, vals, {v: s.reshape(vshape) if vshape else s[0]})
+        stan = _tangents(prog, vals, {v: s.reshape(vshape) if vshape else s[0]}, u)
         kinks, reaches = kink_nodes(prog, u), reach_nodes(prog, u)
         ulp = float(np.max(np.spacing(np.abs(x0)) / s)) if x0.size else 0.0
         f, unresolved = fit_scale(1.0, reach_step(prog, vals, stan, reaches) if reaches else np.inf, ulp,

@@ -66,16 +66,23 @@ def select_inputs(program: Program, wrt: str | None) -> list[int]:
     return ids
 
 
-def require(program: Program, point: dict, wrt: list[int], mode: str, limits: Limits, batch: int = 1) -> None:
+def require(program: Program, point: dict, wrt: list[int], mode: str, limits: Limits, batch: int = 1,
+            key=False) -> None:
     """Refuse, before anything runs, what `evaluate` could not do within `limits`: a value, or a
     Jacobian, of more than `limits.elements`; the forward pass and the Jacobians' passes (a
     reverse pass per output element, or a tangent pass per input element) beyond `limits.work`.
     `point` is one point; `batch`: evaluated at that many points at once."""
-    cost = budget.measure(program, point, limits, batch)
+    cost = budget.measure(program, point, limits, batch, key)
+    if not cost.shapes:            # every value a scalar (a large file's usual case): O(1)
+        passes = 1 + len(program.outputs) * (1 if mode == "reverse" else len(wrt))
+        budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch,
+                       key=key)
+        return
     passes = 1
+    widest = max((cost.size(x) for x in wrt), default=0)
     for out in program.outputs:
         m = cost.size(out)
-        for x in wrt:
+        for x in wrt if m * widest * batch > limits.elements else ():
             n = cost.size(x)
             if m * n * batch > limits.elements:
                 node = program.nodes[out]
@@ -85,7 +92,7 @@ def require(program: Program, point: dict, wrt: list[int], mode: str, limits: Li
                                       f"{limits.elements:,}", program.source, node.start, node.end,
                                       hint=limits.hint("--max-elements"))
         passes += (1 if m == 1 else m) if mode == "reverse" else sum(max(cost.size(x), 1) for x in wrt)
-    budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch)
+    budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch, key=key)
 
 
 def evaluate(program: Program, point: dict, wrt: list[int], mode: str = "reverse",
@@ -94,9 +101,10 @@ def evaluate(program: Program, point: dict, wrt: list[int], mode: str = "reverse
 
     A scalar is a float; GradError (exit 2) where a value or a derivative is not finite, or
     (budget.TooLarge) where `limits` would be passed (None: no limits)."""
+    prepared = engine.prepare(program, point)
     if limits is not None:
-        require(program, point, wrt, mode, limits)
-    vals = engine.forward(program, point)
+        require(program, point, wrt, mode, limits, key=prepared[1])
+    vals = engine.forward(program, point, prepared=prepared)
     engine.require_finite(program, vals, program.outputs)
     index = input_index(program, wrt)
     results = []
@@ -135,7 +143,7 @@ def require_finite_grads(program, vals, out, grads):
             seed = np.zeros(size)
             seed[int(np.argmax(bad))] = 1.0
             seed = seed.reshape(shape)
-    adj = engine.backward(program, vals, out, seed=seed, exact=True)
+    adj = engine.backward(program, vals, out, seed=seed, exact=True, careful=True)
     for node in program.nodes[: program.n_main]:
         g = adj[node.id]
         if node.kind == "op" and g is not None and np.all(np.isfinite(g)):

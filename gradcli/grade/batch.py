@@ -269,8 +269,10 @@ def _passes(program, nid, n, limits):
                         node.start, node.end)
 
 
-def tangent_jacobians(program, vals, x: int, B: int, stop: int | None = None, limits=None) -> list:
-    """d(w)/d(x) for every node w: (B,)+w.shape+x.shape, or None where w does not depend on x."""
+def tangent_jacobians(program, vals, x: int, B: int, stop: int | None = None, limits=None,
+                      careful: bool = False) -> list:
+    """d(w)/d(x) for every node w: (B,)+w.shape+x.shape, or None where w does not depend on x.
+    Made again with `careful` (engine.backward) where they are not finite."""
     xs = np.shape(vals[x])[1:]
     n = _size(xs)
     _passes(program, x, n, limits)
@@ -279,7 +281,7 @@ def tangent_jacobians(program, vals, x: int, B: int, stop: int | None = None, li
     for j in range(n):
         seed = np.zeros((B, n))
         seed[:, j] = 1.0
-        cols.append(engine.tangents(program, vals, {x: seed.reshape((B,) + xs)}, nb=1, stop=stop))
+        cols.append(engine.tangents(program, vals, {x: seed.reshape((B,) + xs)}, nb=1, stop=stop, careful=careful))
     out: list = [None] * len(program.nodes)
     for w in range(len(program.nodes) if stop is None else stop + 1):
         if cols[0][w] is None:
@@ -287,11 +289,14 @@ def tangent_jacobians(program, vals, x: int, B: int, stop: int | None = None, li
         ws = np.shape(vals[w])[1:]
         parts = [np.broadcast_to(np.asarray(c[w], dtype=float), (B,) + ws) for c in cols]
         out[w] = parts[0] if not xs else np.stack(parts, axis=-1).reshape((B,) + ws + xs)
+    if not careful and not engine.all_finite(out):
+        return tangent_jacobians(program, vals, x, B, stop, None, True)
     return out
 
 
-def adjoint_jacobians(program, vals, o: int, B: int, limits=None) -> list:
-    """d(o)/d(w) for every node w: (B,)+o.shape+w.shape, or None where o does not depend on w."""
+def adjoint_jacobians(program, vals, o: int, B: int, limits=None, careful: bool = False) -> list:
+    """d(o)/d(w) for every node w: (B,)+o.shape+w.shape, or None where o does not depend on w.
+    Made again with `careful` (engine.backward) where they are not finite."""
     os_ = np.shape(vals[o])[1:]
     m = _size(os_)
     _passes(program, o, m, limits)
@@ -300,7 +305,7 @@ def adjoint_jacobians(program, vals, o: int, B: int, limits=None) -> list:
     for k in range(m):
         seed = np.zeros((B, m))
         seed[:, k] = 1.0
-        rows.append(engine.backward(program, vals, o, seed=seed.reshape((B,) + os_), nb=1))
+        rows.append(engine.backward(program, vals, o, seed=seed.reshape((B,) + os_), nb=1, careful=careful))
     out: list = [None] * len(program.nodes)
     for w in range(o + 1):
         if rows[0][w] is None or w == o:
@@ -309,6 +314,8 @@ def adjoint_jacobians(program, vals, o: int, B: int, limits=None) -> list:
         parts = [np.broadcast_to(np.asarray(r[w], dtype=float), (B,) + ws) for r in rows]
         out[w] = parts[0] if not os_ else np.stack(parts, axis=1).reshape((B,) + os_ + ws)
     out[o] = None
+    if not careful and not engine.all_finite(out):
+        return adjoint_jacobians(program, vals, o, B, None, True)
     return out
 
 

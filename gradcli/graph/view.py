@@ -276,13 +276,19 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     engine.require_finite(program, vals, list(program.outputs))
     live = engine.plan(program).live
     seed = np.ones_like(vals[out])
-    adj = engine.backward(program, vals, out, seed=seed[()] if np.ndim(seed) == 0 else seed)
+    seed = seed[()] if np.ndim(seed) == 0 else seed
+    adj = engine.backward(program, vals, out, seed=seed)
+    if not engine.all_finite([adj[i] for i in program.inputs]):   # again, a zero stopping a derivative
+        adj = engine.backward(program, vals, out, seed=seed, careful=True)
     wrt = list(wrt or [])
     tans = {}
     if mode == "forward":
         for x in wrt:
             tseed = np.ones_like(vals[x])
-            tans[x] = engine.tangents(program, vals, {x: tseed[()] if np.ndim(tseed) == 0 else tseed})
+            tseed = tseed[()] if np.ndim(tseed) == 0 else tseed
+            tans[x] = engine.tangents(program, vals, {x: tseed})
+            if not engine.all_finite([tans[x][o] for o in program.outputs]):
+                tans[x] = engine.tangents(program, vals, {x: tseed}, careful=True)
 
     names: list[str] = []
     rows: list[NodeRow] = []

@@ -126,7 +126,7 @@ def shapes_of(program, point: dict, upto: int | None = None) -> list:
     return shapes
 
 
-def measure(program, point: dict, limits: Limits, batch: int = 1) -> Cost:
+def measure(program, point: dict, limits: Limits, batch: int = 1, key=False) -> Cost:
     """The cost of one pass over `program` at `point` (input shapes are what matter), every
     value within `limits.elements` (times `batch` points); TooLarge or a shape error else.
 
@@ -135,14 +135,15 @@ def measure(program, point: dict, limits: Limits, batch: int = 1) -> Cost:
     from ..autodiff import engine
 
     p = engine.plan(program)
-    xs = list(map(point.__getitem__, program.inputs))
-    key = None if set(map(type, xs)) <= _FLOATS else tuple(map(np.shape, xs))
+    if key is False:          # not given: the inputs' shapes (None: all scalars)
+        xs = list(map(point.__getitem__, program.inputs))
+        key = None if set(map(type, xs)) <= _FLOATS else tuple(map(np.shape, xs))
     cache = p.costs
     hit = cache.get((key, batch))
     if hit is not None:
         _elements_ok(program, hit, limits, batch)
         return hit
-    if p.scalar_ok and p.elementwise_only and not any(key or ()):
+    if p.scalar_ok and p.elementwise_only and (key is None or not any(key)):
         n = len(p.ids)
         cost = Cost([], n * (batch + PER_OP), p.ids[0] if n else -1, batch + PER_OP)
     else:
@@ -179,11 +180,11 @@ def _elements_ok(program, cost: Cost, limits: Limits, batch: int) -> None:
 
 
 def require(program, point: dict, limits: Limits, passes: int = 1, what: str = "this run",
-            batch: int = 1, extra: int = 0) -> Cost:
+            batch: int = 1, extra: int = 0, key=False) -> Cost:
     """Refuse (TooLarge) before anything runs when a value would pass `limits.elements` or
     `passes` passes over the graph (plus `extra` element-operations) would pass `limits.work`.
-    Returns the cost of one pass."""
-    cost = measure(program, point, limits, batch)
+    Returns the cost of one pass.  `key`: the inputs' shape key, if known (engine.prepare)."""
+    cost = measure(program, point, limits, batch, key)
     total = cost.work * passes + extra
     if total > limits.work:
         node = program.nodes[cost.costliest] if cost.costliest >= 0 else None
