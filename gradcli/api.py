@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from typing import TYPE_CHECKING, Any, NamedTuple, Union, cast
 
@@ -304,7 +304,7 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
         raise GradError(f"time_limit={time_limit!r}: seconds >= 0 (0: no limit)")
     from .language.limits import ANSWER
 
-    graph = ANSWER if limits is None else _limits(limits)
+    graph = ANSWER if limits is None else replace(_limits(limits), who=ANSWER.who)
     answer_limits = AnswerLimits(graph=graph, time_limit=float(time_limit))
     loaded = runner.load_all(Path(exercises), seed)
     students: list[tuple[str, Path | None]]

@@ -300,3 +300,13 @@ def test_the_same_class_gets_the_same_reports_on_an_idle_and_a_busy_machine(tmp_
     errors = {s["id"]: s["exercises"][0]["error"] for s in data["students"]}
     assert errors["a_solution"] is None and "element-operations" in errors["b_chain"]
     assert not any(s["exercises"][0]["regrade"] for s in data["students"])
+
+
+def test_the_api_grades_within_an_answers_limits():
+    import gradcli
+
+    book = gradcli.grade(LNSIN, LNSIN / "solution.grad", limits=gradcli.Limits(work=5_000))
+    result = book.students[0].exercises[0]
+    shown = "\n".join(i.feedback for t in result.tasks for i in t.items)
+    assert result.score < result.max_score and "more than 5,000 element-operations, the limit for an answer" in shown
+    assert gradcli.Limits.answer().work == 20_000_000 and gradcli.Limits.answer(work=7).who == "an answer"
