@@ -35,7 +35,9 @@ def limit_options(defaults, what: str = "a file"):
     def add(f):
         for flag, default, text in reversed([
                 ("--max-nodes", nodes, f"Refuse {what} whose graph has more nodes"),
-                ("--max-elements", elements, f"Refuse {what} with a value (or a Jacobian) of more elements"),
+                ("--max-elements", elements, "Refuse a line of an answer whose value has more elements over all "
+                 "sample points" if what == "an answer" else f"Refuse {what} with a value (or a Jacobian) of "
+                 "more elements"),
                 ("--max-work", work, f"Refuse {what} that would take more element-operations to compute")]):
             f = click.option(flag, type=click.IntRange(min=1), default=None, metavar="N",
                              help=f"{text} (default {default:,}).")(f)
