@@ -564,11 +564,12 @@ class Checker:
 
     def ad_rounding(self, prog, vals, u, seeds, direction) -> np.ndarray:
         """Per seed (a cotangent of u), how well AD computes seed·J·direction: ROUNDING eps times
-        Σ over the op nodes w of |seed·∂u/∂w|·|∂w/∂x·direction| (each node's tangent is rounded
-        to about eps of itself, and reaches the derivative through its adjoint).  Far above the
-        derivative where terms cancel: d/dw of logsumexp(log_softmax(w)) is 0 from terms of 1,
-        and a sqrt of it near 0 multiplies their rounding by 10⁷ -- the modes then differ by
-        that much, and so does AD from the truth."""
+        Σ over the op nodes w of |seed·∂u/∂w| times the size of the terms w's tangent is summed
+        from (`_terms`: each tangent is rounded to about eps of those, and reaches the
+        derivative through its adjoint).  Far above the derivative where terms cancel: d/dw of
+        logsumexp(log_softmax(w)) is 0 from terms of 1, and a sqrt of it near 0 multiplies
+        their rounding by 10⁷ -- the modes then differ by that much, and so does AD from the
+        truth."""
         tan = engine.tangents(prog, vals, direction, stop=u)
         sizes: dict = {}
         with np.errstate(all="ignore"):
