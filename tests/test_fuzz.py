@@ -71,6 +71,18 @@ FOUND = [
     "input w1 = rand(3)\nn0 = logsumexp(min(index(w1, 2), log_softmax(w1)))\nn1 = sqrt(n0)\n",
     # a Jacobian whose all-ones seed hides the node that is not differentiable
     "input z0 in (-2, 3) = 0.5 * eye(2)\nn1 = sqrt(transpose(z0))\nn3 = softmax(n1)\n",
+    # 0 · NaN in a scalar node of a tensor program (reverse NaN, forward 0)
+    "input y = 1.34\ninput b = -2.0\ninput t = rand(2, 3)\nconst e_0 = zeros(0)\nn2 = y * sin(mean(e_0))\n"
+    "n4 = dot([1.7, 2, -0.5], sigmoid([b, b, n2]))\nn5 = index(min([1.9, -1.8, -0.5], [b, b, n4]) - mean(t), 0)\n",
+    # a matmul's VJP: 0 times a NaN value inside it; an empty tensor hides the NaN from the output
+    "input z0 = -0.86\nconst e_0 = zeros(0)\nn0 = dot([z0, 1, 1], sqrt([[0.1, -1.01], [2.0, -1.0], [1.0, 0.9]]) @ "
+    "softmax([2.0, 2.0]))\nn4 = (e_0 * sin(e_0)) + square(n0)\nn5 = mean([1.26, -1.23]) + sum(n4)\n",
+    # softmax's JVP: a zero of softmax against an infinite tangent (log at 0)
+    "input y = eye(2)\nn2 = sum(sum(softmax(log(y)), 0))\n",
+    # numpy's float64 through the float rules (check's cut programs): warnings on stderr
+    "input x = 0.5\nn = log(x - x)\ng = exp(n)\nf = x*x + g\nd(f)/d(g) = 1\nd(f)/d(n) = g\n",
+    # a superscript digit after a comma: the decimal-comma hint read it as a digit (a traceback)
+    "input x0 in (0.1, 2) = 0.5,\u00b2* randn(3, 2)\ny = sum(x0)\n",
 ]
 
 

@@ -93,11 +93,42 @@ def times(g, p):
     """g · p for an elementwise partial p and the adjoint or tangent g flowing through it, where
     an exact zero on either side gives 0, not 0·∞ = NaN: a derivative that does not flow
     (an element the seed leaves out, a partial that is 0) stops there, in both modes alike.
-    On tensors only (floats keep IEEE's 0·∞ = NaN, in both modes too)."""
+    (Asked for on tensor programs only: on a graph of floats both modes keep IEEE's NaN.)"""
     c = g * p
     if np.ndim(c) == 0:
-        return c
+        return np.float64(0.0) if g == 0 or p == 0 else c
     return np.where((np.asarray(g) == 0) | (np.asarray(p) == 0), 0.0, c)
+
+
+SPLIT = 64    # `careful`: a seed of at most this many nonzero entries is applied one entry at a time
+
+
+def _linear(rule, t, careful):
+    """rule(t) for a rule linear in t (a VJP or JVP of an op that is not elementwise).
+    `careful`: as the sum over t's nonzero entries of each entry times rule(its unit vector),
+    through `times` -- so an entry of t that is 0 contributes nothing even where the op's
+    values are not finite (a matmul's 0 · NaN), and an entry of the op's local Jacobian that is
+    0 stops an infinite one (softmax's s_j = 0 against t_j = ∞)."""
+    if not careful:
+        return rule(t)
+    t = np.asarray(t, dtype=float)
+    nonzero = t != 0
+    count = int(np.count_nonzero(nonzero))
+    if count > SPLIT:                         # too many to split: the finite part, then the rest
+        bad = ~np.isfinite(t)
+        if not bad.any() or np.count_nonzero(bad) > SPLIT:
+            return rule(t)
+        out, nonzero = rule(np.where(bad, 0.0, t)), bad
+    else:
+        out = None
+    for idx in zip(*np.nonzero(nonzero)) if t.ndim else ([()] if count else []):
+        unit = np.zeros(t.shape)
+        unit[idx] = 1.0
+        part = times(np.asarray(rule(unit[()] if not t.ndim else unit), dtype=float), t[idx])
+        out = part if out is None else out + part
+    if out is None:                           # t is 0: so is its image
+        out = np.zeros(np.shape(rule(np.zeros(t.shape)[()] if not t.ndim else np.zeros(t.shape))))
+    return out
 
 
 def _vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
@@ -114,7 +145,8 @@ def _vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
         if np.shape(c) != shape:
             c = _sum_to(np.asarray(c), np.shape(args[k])).reshape(shape)
         return c
-    c = op.vjp_rule(k)(g, ans, *args, *params, nb=nb)
+    rule = op.vjp_rule(k)
+    c = _linear(lambda g: rule(g, ans, *args, *params, nb=nb), g, careful)
     if np.shape(c) != np.shape(args[k]):
         c = _sum_to(np.asarray(c), np.shape(args[k]))
     return c
@@ -131,7 +163,8 @@ def _jvp(op: Op, k, t, ans, args, params=(), nb=0, careful=False):
         if np.shape(c) != np.shape(ans):
             c = np.broadcast_to(c, np.shape(ans))
         return c
-    return op.jvp_rule(k)(t, ans, *args, *params, nb=nb)
+    rule = op.jvp_rule(k)
+    return _linear(lambda t: rule(t, ans, *args, *params, nb=nb), t, careful)
 
 
 # ---------------------------------------------------------------- scalar rules from the templates
@@ -662,6 +695,19 @@ def _backward_loop(steps, vals, adj):
                     adj[x] = c if adj[x] is None else adj[x] + c
 
 
+_FLOAT_OR_NONE = {float, type(None)}
+
+
+def _float_values(vals) -> bool:
+    """Are these values Python floats (what the float rules and the scalar kernels take)?  The
+    engine's own are, when its plan says so; a list made elsewhere (check's cut programs reuse
+    values the numpy interpreter made, numpy's float64) is looked at: numpy's scalars would
+    give warnings and inf where the float rules raise, and so fall back to numpy's rules."""
+    if type(vals) is Values:
+        return vals.floats
+    return set(map(type, vals)) <= _FLOAT_OR_NONE
+
+
 def _scalar(v) -> bool:
     return type(v) is float or type(v) is np.float64 or np.ndim(v) == 0
 
@@ -692,7 +738,7 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
         fits = True
     else:
         fits = np.shape(seed) == np.shape(out_value)
-    scalar = entry.scalar and fits
+    scalar = entry.scalar and fits and _float_values(vals)
     unit = False
     if scalar:
         seed = float(seed)
@@ -765,7 +811,8 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
         key = _key(program, vals)
         entry = p.entry(key)
         leaves = tuple(sorted(i for i in seeds if program.nodes[i].kind != "op"))
-        fit = all(np.shape(seeds[i]) == np.shape(vals[i]) for i in leaves)
+        fit = all(np.shape(seeds[i]) == np.shape(vals[i]) for i in leaves) and \
+            (not entry.scalar or _float_values(vals))
         if fit and not (careful and not entry.scalar):
             kernel = entry.kernels.get(("t", leaves, stop), program, key,
                                        lambda: _source(program, entry, vals, "t", leaves, stop))

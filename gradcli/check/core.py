@@ -229,7 +229,8 @@ def fit_scale(scale, reach, ulp, method: str):
 def power_of_2(x):
     """x (> 0) rounded up to a power of 2 (elementwise): steps in such units are exact in floating point."""
     m, e = np.frexp(x)                      # x = m 2**e, 0.5 <= m < 1
-    return np.ldexp(1.0, e - (m == 0.5))
+    with np.errstate(over="ignore"):        # beyond the largest float: inf, no warning
+        return np.ldexp(1.0, e - (m == 0.5))
 
 
 def max_step(program, vals, tan, kinks) -> float:

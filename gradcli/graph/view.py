@@ -437,8 +437,9 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
                 stack.append((e.src, c, (ei, link)))
     shape = np.shape(vals[x])
     shown = np.zeros(shape)
-    for p in found:
-        shown = shown + np.broadcast_to(p.value, shape)
+    with np.errstate(all="ignore"):          # inf + -inf is NaN, no warning
+        for p in found:
+            shown = shown + np.broadcast_to(p.value, shape)
     shown = shown[()] if not shape else shown
     grad = np.asarray(gv.nodes[x].adjoint, float)
     grad = grad[()] if grad.ndim == 0 else grad

@@ -457,10 +457,10 @@ def _unexpected(tok, expected, source) -> GradError:
         hint = juxtaposed
     elif _CLAIMISH.match(source.text, line_start) and not _CLAIM.match(source.text, line_start):
         hint = "a claim is written d(u)/d(v) = ... (brackets around both names), e.g. d(f)/d(x) = ..."
-    elif kind == "_COMMA" and re.search(r"\d$", source.text[line_start:start]) and \
-            source.text[start + 1:start + 2].isdigit():
-        whole = re.search(r"\d+$", source.text[line_start:start]).group()
-        part = re.match(r"\d+", source.text[start + 1:]).group()
+    elif kind == "_COMMA" and re.search(r"[0-9]$", source.text[line_start:start]) and \
+            re.match(r"[0-9]", source.text[start + 1:start + 2]):
+        whole = re.search(r"[0-9]+$", source.text[line_start:start]).group()
+        part = re.match(r"[0-9]+", source.text[start + 1:]).group()
         hint = f"a decimal number is written with a point: {whole}.{part}"
     elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
