@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import warnings
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -34,16 +35,22 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
-def assert_clean(outcome):
+def clean(run):
+    """run() -> Outcome, with no problem and no warning (pytest records warnings rather than
+    letting them reach stderr, so they are caught here)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = run()
     assert not outcome.problems, "\n\n".join(f"{t}: {w}\n{d}" for t, w, d in outcome.problems)
     assert outcome.engine_bug == 0 and outcome.ad_fd == 0
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=HEALTH)
 @given(rng=st.randoms(use_true_random=False))
 def test_valid_programs(rng, folder, exercises):
     text = fuzzing.program(rng)
-    assert_clean(fuzzing.run(text.encode(), rng, folder, True, [rng.choice(exercises)]))
+    clean(lambda: fuzzing.run(text.encode(), rng, folder, True, [rng.choice(exercises)]))
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=HEALTH)
@@ -51,7 +58,7 @@ def test_valid_programs(rng, folder, exercises):
 @example(rng=random.Random(7311))
 def test_mutated_programs(rng, folder, exercises):
     data = fuzzing.mutate(fuzzing.program(rng), rng)
-    assert_clean(fuzzing.run(data, rng, folder, False, [rng.choice(exercises)], check=rng.random() < 0.5))
+    clean(lambda: fuzzing.run(data, rng, folder, False, [rng.choice(exercises)], check=rng.random() < 0.5))
 
 
 # Inputs bench/fuzz.py found, each once the cause of a traceback, a false ENGINE BUG or AD ≠ FD.
@@ -90,7 +97,7 @@ FOUND = [
 def test_what_the_fuzzer_found(text, folder, exercises):
     for seed in range(4):
         rng = random.Random(seed)
-        assert_clean(fuzzing.run(text.encode(), rng, folder, True, exercises))
+        clean(lambda: fuzzing.run(text.encode(), rng, folder, True, exercises))
 
 
 def test_the_generator_covers_the_grammar():
