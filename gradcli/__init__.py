@@ -22,13 +22,13 @@ from .errors import GradError, GradientMismatch
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "load", "parse", "check_function", "grade", "Graph", "Evaluation",
-           "CheckReport", "Gradebook", "GradError", "GradientMismatch"]
+           "CheckReport", "Gradebook", "GradError", "GradientMismatch", "Limits"]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
     from . import api as api, testing as testing
-    from .api import CheckReport, Evaluation, Gradebook, Graph, check_function, grade, load, parse
+    from .api import CheckReport, Evaluation, Gradebook, Graph, Limits, check_function, grade, load, parse
 
-_API = {"load", "parse", "check_function", "grade", "Graph", "Evaluation", "CheckReport", "Gradebook"}
+_API = {"load", "parse", "check_function", "grade", "Graph", "Evaluation", "CheckReport", "Gradebook", "Limits"}
 
 # `gradcli.grade` is the API's function, and `gradcli/grade/` the command's subpackage.
 # Importing a package binds it in its parent: import the subpackage (a docstring) now,

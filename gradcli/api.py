@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from typing import TYPE_CHECKING, Any, NamedTuple, Union, cast
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import GradError, GradientMismatch, shown
 from .evaluate.core import EvalReport, OutputResult
+from .language.limits import FILE, Limits
 from .language.program import Program, bind, build, no_gc
 from .language.syntax import read_source, text_source
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from .grade.report import Gradebook
 
 __all__ = ["load", "parse", "Graph", "Node", "Claim", "Evaluation", "CheckReport", "check_function",
-           "grade", "Gradebook", "GradError", "GradientMismatch"]
+           "grade", "Gradebook", "GradError", "GradientMismatch", "Limits"]
 
 Value = Union[float, np.ndarray]
 """A value or a derivative: a Python float for shape (), else a float64 numpy array."""
@@ -56,19 +57,21 @@ def __getattr__(name: str):
 
 # ---------------------------------------------------------------- graphs
 
-def load(path: str | PathLike[str]) -> Graph:
-    """The graph of a .grad file; a bad file raises GradError (with .file, .line, .column)."""
+def load(path: str | PathLike[str], *, limits: Limits | None = None) -> Graph:
+    """The graph of a .grad file; a bad file raises GradError (with .file, .line, .column).
+    `limits`: what evaluating it may cost (default `Limits()`, a file's; docs/api.md)."""
+    limits = _limits(limits)
     try:
-        return Graph(read_source(str(path)))
+        return Graph(read_source(str(path)), limits)
     except GradError as err:
         if err.file is None:
             err.filename = str(path)
         raise
 
 
-def parse(text: str, name: str = "<string>") -> Graph:
+def parse(text: str, name: str = "<string>", *, limits: Limits | None = None) -> Graph:
     """The graph of .grad source text; `name` stands for the file name in errors and reports."""
-    return Graph(text_source(text, name))
+    return Graph(text_source(text, name), _limits(limits))
 
 
 class Node(NamedTuple):
@@ -96,8 +99,9 @@ class Claim(NamedTuple):
 class Graph:
     """A parsed .grad file: its inputs, outputs, nodes and claims; `eval` and `check` it."""
 
-    def __init__(self, source):
+    def __init__(self, source, limits: Limits = FILE):
         self._source = source
+        self._limits = limits
         self._programs: dict[int, Program] = {}
         self._program(0)      # errors now, not at the first eval
 
@@ -107,7 +111,7 @@ class Graph:
                 return self._program(0)
             if len(self._programs) > 8:        # seed 0's and the last few others'
                 del self._programs[next(k for k in self._programs if k)]
-            self._programs[seed] = build(self._source, seed)
+            self._programs[seed] = build(self._source, seed, self._limits)
         return self._programs[seed]
 
     def __repr__(self) -> str:
@@ -168,9 +172,9 @@ class Graph:
                 from .evaluate.batched import evaluate_batch
 
                 B = _batch(program, point, strings, values)
-                outputs = evaluate_batch(program, point, ids, B, mode)
+                outputs = evaluate_batch(program, point, ids, B, mode, self._limits)
             else:
-                outputs = evaluate(program, point, ids, mode)
+                outputs = evaluate(program, point, ids, mode, self._limits)
         names: dict[str, object] = {program.nodes[i].name: _plain(point[i]) for i in program.inputs}
         return Evaluation(self.name, names, [OutputResult(o.name, _plain(o.value),
                                                           {k: _plain(g) for k, g in o.grad.items()})
@@ -195,7 +199,8 @@ class Graph:
         strings, values = _at(at)
         point = bind(program, strings, seed, values)
         return check_program(program, point, random=int(random), seed=seed, method=method, fast=fast,
-                             rtol=float(rtol), atol=float(atol), label="--at" if strings or values else "default")
+                             rtol=float(rtol), atol=float(atol), label="--at" if strings or values else "default",
+                             limits=self._limits)
 
 
 @dataclass
@@ -271,14 +276,18 @@ def check_function(f: Callable[..., Any], grad_f: Callable[..., Any], *args: Any
 
 def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = None, *,
           submissions: str | PathLike[str] | None = None, seed: int | None = None, jobs: int = 1,
-          time_limit: float = 5.0, progress: Callable[[int, int], None] | None = None) -> Gradebook:
+          time_limit: float = 30.0, limits: Limits | None = None,
+          progress: Callable[[int, int], None] | None = None) -> Gradebook:
     """`gradcli grade`: the gradebook of the answers to the exercises in `exercises` (an
     exercise folder, or a folder of them) that every report format renders.
 
     answers: one student's answers (a folder with ID/answer.grad or ID.grad per exercise, or
     one .grad file for a single exercise); None: each exercise's own answer file.
     submissions: a folder with one folder per student (instead of `answers`).  jobs: worker
-    processes (0: one per CPU).  progress(done, total) is called as answers are graded.
+    processes (0: one per CPU).  limits: an answer's (default `Limits.answer()`: 5,000 nodes,
+    10⁶ elements, 2·10⁷ element-operations).  time_limit: seconds per answer, a last guard only
+    (an answer it stops is marked to be graded again, never scored).  progress(done, total)
+    is called as answers are graded.
     """
     from pathlib import Path
 
@@ -292,20 +301,25 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
         raise GradError(f"jobs={jobs!r}: a whole number >= 0 (0: one per CPU)")
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit >= 0:
         raise GradError(f"time_limit={time_limit!r}: seconds >= 0 (0: no limit)")
+    from .language.limits import ANSWER
+
+    graph = ANSWER if limits is None else replace(_limits(limits), who=ANSWER.who)
     loaded = runner.load_all(Path(exercises), seed)
     return grade_loaded(loaded, answers, submissions=submissions, seed=seed, jobs=jobs,
-                        time_limit=time_limit, progress=progress, exercises=exercises)
+                        time_limit=time_limit, limits=graph, progress=progress, exercises=exercises)
 
 
-def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, time_limit=5.0,
-                 progress=None, exercises="") -> Gradebook:
-    """`grade` on exercises already loaded (`gradcli grade` checks its options against them first)."""
+def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, time_limit=30.0,
+                 limits: Limits | None = None, progress=None, exercises="") -> Gradebook:
+    """`grade` on exercises already loaded (`gradcli grade` checks its options against them
+    first); `limits`: an answer's graph limits, already checked."""
     from pathlib import Path
 
     from .grade import runner
-    from .grade.batch import Limits
+    from .grade.batch import Limits as AnswerLimits
+    from .language.limits import ANSWER
 
-    limits = Limits(time_limit=float(time_limit))
+    answer_limits = AnswerLimits(graph=limits or ANSWER, time_limit=float(time_limit))
     students: list[tuple[str, Path | None]]
     if submissions is not None:
         students = list(runner.students_in(Path(submissions)))
@@ -330,11 +344,24 @@ def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, t
             done += n * len(loaded)
             progress(done, total)
 
-    results = runner.grade_many(loaded, students, limits, jobs or runner.default_workers(), seed, progress=tick)
+    results = runner.grade_many(loaded, students, answer_limits, jobs or runner.default_workers(), seed,
+                                progress=tick)
     return runner.gradebook(loaded, results, single, None if submissions is not None else where)
 
 
 # ---------------------------------------------------------------- helpers
+
+def _limits(limits) -> Limits:
+    if limits is None:
+        return FILE
+    if not isinstance(limits, Limits):
+        raise GradError(f"limits={limits!r}: a gradcli.Limits, e.g. gradcli.Limits(elements=10**8)")
+    for field in ("nodes", "elements", "work"):
+        value = getattr(limits, field)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise GradError(f"Limits({field}={value!r}): a whole number >= 1")
+    return limits
+
 
 def _plain(v) -> Value:
     """A Python float for shape (), else a float64 array of its own (never a view of the engine's)."""

@@ -13,6 +13,14 @@ class Source:
         self.name = name
         self.text = text
         self._starts: list[int] | None = None
+        self._ascii: bool | None = None
+
+    @property
+    def ascii(self) -> bool:
+        """Is the text all ASCII (then no name needs normalising)?"""
+        if self._ascii is None:
+            self._ascii = self.text.isascii()
+        return self._ascii
 
     def _line_starts(self) -> list[int]:
         if self._starts is None:
@@ -153,9 +161,50 @@ class NumericError(GradError):
     """A value or derivative became NaN or infinite at the point (exit status 2)."""
 
 
+# Letters of other scripts that look like Latin ones (Unicode's confusables, the common ones):
+# a name typed with them is another name, and the hint says so.
+CONFUSABLES = {
+    # Cyrillic
+    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y",
+    "\u0445": "x", "\u0456": "i", "\u0458": "j", "\u0455": "s", "\u0501": "d", "\u051b": "q",
+    "\u051d": "w", "\u04bb": "h", "\u04cf": "l",
+    "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H",
+    "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X", "\u0423": "Y",
+    "\u0406": "I", "\u0408": "J", "\u0405": "S",
+    # Greek
+    "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I",
+    "\u039a": "K", "\u039c": "M", "\u039d": "N", "\u039f": "O", "\u03a1": "P", "\u03a4": "T",
+    "\u03a5": "Y", "\u03a7": "X", "\u03bf": "o", "\u03bd": "v",
+}
+
+
+def confusable_hint(name: str, candidates=()) -> str | None:
+    """A hint for a name written with a letter of another script that looks like a Latin one
+    (Cyrillic `х` for `x`): the Latin name when it is defined, or when the name mixes scripts."""
+    if name.isascii():
+        return None
+    odd = [ch for ch in dict.fromkeys(name) if ch in CONFUSABLES]
+    if not odd:
+        return None
+    import unicodedata
+
+    latin = "".join(CONFUSABLES.get(ch, ch) for ch in name)
+    ch = odd[0]
+    words = unicodedata.name(ch).split()          # CYRILLIC SMALL LETTER HA
+    letter = f"'{ch}' is the {words[0].capitalize()} {' '.join(words[1:]).lower()} (U+{ord(ch):04X})"
+    if latin in set(candidates):
+        return f"did you mean '{latin}'? {letter}, not the Latin '{CONFUSABLES[ch]}'"
+    if any(c.isascii() and c.isalpha() for c in name) or latin.isascii():
+        return f"{letter}, which looks like the Latin '{CONFUSABLES[ch]}': type the name in Latin letters"
+    return None
+
+
 def did_you_mean(name: str, candidates) -> str | None:
     import difflib
 
+    confusable = confusable_hint(name, candidates)
+    if confusable:
+        return confusable
     names = sorted(set(candidates))
     prefixed = [c for c in names if len(c) > 1 and (name.startswith(c) or c.startswith(name))]
     close = prefixed[:1] or difflib.get_close_matches(name, names, n=1, cutoff=0.6)

@@ -24,6 +24,36 @@ DIGITS = click.option("--digits", type=click.IntRange(1, 17), default=None, meta
 SEED = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                     help="Seed for randn/rand initialisers and random points.")
 
+# The limits' defaults, as in gradcli.language.limits (literal here so that `gradcli --help`
+# imports no numpy; tests/test_limits.py checks that the two agree): nodes, elements, work.
+FILE_LIMITS = (2_000_000, 30_000_000, 10_000_000_000)
+GRAPH_LIMITS = (10_000, 30_000_000, 10_000_000_000)
+ANSWER_LIMITS = (5_000, 1_000_000, 20_000_000)
+
+
+def limit_options(defaults, what: str = "a file"):
+    """--max-nodes, --max-elements, --max-work: raise (or lower) the limits (docs/errors.md)."""
+    nodes, elements, work = defaults
+
+    def add(f):
+        for flag, default, text in reversed([
+                ("--max-nodes", nodes, f"Refuse {what} whose graph has more nodes"),
+                ("--max-elements", elements, "Refuse a line of an answer whose value has more elements over all "
+                 "sample points" if what == "an answer" else f"Refuse {what} with a value (or a Jacobian) of "
+                 "more elements"),
+                ("--max-work", work, f"Refuse {what} that would take more element-operations to compute")]):
+            f = click.option(flag, type=click.IntRange(min=1), default=None, metavar="N",
+                             help=f"{text} (default {default:,}).")(f)
+        return f
+    return add
+
+
+def limits_of(base: str, max_nodes, max_elements, max_work):
+    """The limits `base` ("file", "graph", "answer") with the options given replaced."""
+    from .language import limits
+
+    return limits.DEFAULTS[base].raised(max_nodes, max_elements, max_work)
+
 
 def example_path(name: str, param_hint: str = "--example"):
     """The shipped example `name`: `lecture_sin`, `lecture_sin.grad` or `examples/lecture_sin.grad`."""

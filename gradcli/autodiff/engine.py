@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import GradError, NumericError
 from ..numbers import num
 from . import compile as jit
-from .ops import Op, ShapeError, _sum_to
+from .ops import EmptyError, Op, OpError, OutOfMemory, ShapeError, _sum_to
 
 
 # ---------------------------------------------------------------- one op
@@ -42,19 +42,31 @@ def _align(args):
 
 
 def apply_op(op: Op, args, params=(), nb: int = 0):
-    """Forward of one op; ShapeError when the arguments' shapes do not fit."""
+    """Forward of one op; an OpError (ops.py: ShapeError, IndexRangeError, OutOfMemory) when it
+    cannot be computed."""
     try:
         if op.elementwise:
             if nb and len(args) > 1:
                 args = _align(args)
             return op.fwd(*args)
         return op.fwd(*args, *params, nb=nb)
-    except ShapeError:
+    except OpError:
         raise
-    except (ValueError, RuntimeError, TypeError, IndexError) as err:  # numpy refusing the shapes
-        raise ShapeError(str(err).split("\n")[0]) from None
     except MemoryError:
-        raise ShapeError("the result does not fit in memory") from None
+        raise OutOfMemory("the result does not fit in this machine's memory") from None
+    except (ValueError, RuntimeError, TypeError, IndexError) as err:  # numpy refusing what the rules let pass
+        raise _refused(op, args, params, nb, err) from None
+
+
+def _refused(op: Op, args, params, nb, err) -> OpError:
+    """The op's own shape rule says why, if it can; else numpy's reason, labelled as such."""
+    try:
+        op.shape([np.shape(a)[nb:] for a in args], params)
+    except OpError as why:
+        return why
+    except Exception:  # noqa: BLE001  (a rule that cannot read these shapes: numpy's reason below)
+        pass
+    return OpError(f"numpy refused it ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
 
 
 def _np(x):
@@ -68,44 +80,92 @@ def local_partial(op: Op, k: int, ans, args):
     return p(_np(ans), *map(_np, args)) if callable(p) else p
 
 
-def vjp(op: Op, k, g, ans, args, params=(), nb=0):
+def vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
     """g's contribution to the adjoint of argument k of one op (shaped like that argument)."""
-    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb)
+    return _vjp(op, k, g, _np(ans), list(map(_np, args)), params, nb, careful)
 
 
-def jvp(op: Op, k, t, ans, args, params=(), nb=0):
+def jvp(op: Op, k, t, ans, args, params=(), nb=0, careful=False):
     """The contribution of argument k's tangent t to the op's tangent (shaped like the op)."""
-    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb)
+    return _jvp(op, k, t, _np(ans), list(map(_np, args)), params, nb, careful)
 
 
-def _vjp(op: Op, k, g, ans, args, params=(), nb=0):
-    """vjp on values that are numpy's already (the interpreter's loops)."""
+def times(g, p):
+    """g · p for an elementwise partial p and the adjoint or tangent g flowing through it, where
+    an exact zero on either side gives 0, not 0·∞ = NaN: a derivative that does not flow
+    (an element the seed leaves out, a partial that is 0) stops there, in both modes alike.
+    (Asked for on tensor programs only: on a graph of floats both modes keep IEEE's NaN.)"""
+    c = g * p
+    if np.ndim(c) == 0:
+        return np.float64(0.0) if g == 0 or p == 0 else c
+    return np.where((np.asarray(g) == 0) | (np.asarray(p) == 0), 0.0, c)
+
+
+SPLIT = 64    # `careful`: a seed of at most this many nonzero entries is applied one entry at a time
+
+
+def _linear(rule, t, careful):
+    """rule(t) for a rule linear in t (a VJP or JVP of an op that is not elementwise).
+    `careful`: as the sum over t's nonzero entries of each entry times rule(its unit vector),
+    through `times` -- so an entry of t that is 0 contributes nothing even where the op's
+    values are not finite (a matmul's 0 · NaN), and an entry of the op's local Jacobian that is
+    0 stops an infinite one (softmax's s_j = 0 against t_j = ∞)."""
+    if not careful:
+        return rule(t)
+    t = np.asarray(t, dtype=float)
+    nonzero = t != 0
+    count = int(np.count_nonzero(nonzero))
+    if count > SPLIT:                         # too many to split: the finite part, then the rest
+        bad = ~np.isfinite(t)
+        if not bad.any() or np.count_nonzero(bad) > SPLIT:
+            return rule(t)
+        out, nonzero = rule(np.where(bad, 0.0, t)), bad
+    else:
+        out = None
+    for idx in zip(*np.nonzero(nonzero)) if t.ndim else ([()] if count else []):
+        unit = np.zeros(t.shape)
+        unit[idx] = 1.0
+        part = times(np.asarray(rule(unit[()] if not t.ndim else unit), dtype=float), t[idx])
+        out = part if out is None else out + part
+    if out is None:                           # t is 0: so is its image
+        out = np.zeros(np.shape(rule(np.zeros(t.shape)[()] if not t.ndim else np.zeros(t.shape))))
+    return out
+
+
+def _vjp(op: Op, k, g, ans, args, params=(), nb=0, careful=False):
+    """vjp on values that are numpy's already (the interpreter's loops); `careful`: elementwise
+    products by `times` (the loops run without it first, and again with it where the
+    derivatives they give are not finite)."""
     if op.elementwise:
         shape = np.shape(args[k])
         if nb and len(args) > 1:
             args = _align(args)
         p = op.partials[k]
-        c = g * p(ans, *args) if callable(p) else (g if p == 1 else g * p)
+        c = (times(g, p(ans, *args)) if careful else g * p(ans, *args)) if callable(p) else \
+            (g if p == 1 else g * p)
         if np.shape(c) != shape:
             c = _sum_to(np.asarray(c), np.shape(args[k])).reshape(shape)
         return c
-    c = op.vjp_rule(k)(g, ans, *args, *params, nb=nb)
+    rule = op.vjp_rule(k)
+    c = _linear(lambda g: rule(g, ans, *args, *params, nb=nb), g, careful)
     if np.shape(c) != np.shape(args[k]):
         c = _sum_to(np.asarray(c), np.shape(args[k]))
     return c
 
 
-def _jvp(op: Op, k, t, ans, args, params=(), nb=0):
+def _jvp(op: Op, k, t, ans, args, params=(), nb=0, careful=False):
     if op.elementwise:
         if nb and len(args) > 1:
             args = _align(args)
             t = _align([t, ans])[0] if np.ndim(t) < np.ndim(ans) else t
         p = op.partials[k]
-        c = t * p(ans, *args) if callable(p) else (t if p == 1 else t * p)
+        c = (times(t, p(ans, *args)) if careful else t * p(ans, *args)) if callable(p) else \
+            (t if p == 1 else t * p)
         if np.shape(c) != np.shape(ans):
             c = np.broadcast_to(c, np.shape(ans))
         return c
-    return op.jvp_rule(k)(t, ans, *args, *params, nb=nb)
+    rule = op.jvp_rule(k)
+    return _linear(lambda t: rule(t, ans, *args, *params, nb=nb), t, careful)
 
 
 # ---------------------------------------------------------------- scalar rules from the templates
@@ -186,6 +246,7 @@ class Plan:
         ids, fns, first, second, consts = [], [], [], [], []
         self.stacks = False        # a tensor literal of nodes: scalars can make a vector
         untemplated = False        # an elementwise op without templates: no rules on floats
+        shaped = False             # an op that is not elementwise (@, sum, softmax, ...)
         for n in nodes:
             kind = n.kind
             if kind == "const":
@@ -196,7 +257,9 @@ class Plan:
             i, op, args, params = n.id, n.op, n.args, n.params
             if op.arity < 0:
                 self.stacks = True
-            if op.elementwise and op.code is None:
+            if not op.elementwise:
+                shaped = True
+            elif op.code is None:
                 untemplated = True
             for a in args:
                 if live[a]:
@@ -226,6 +289,8 @@ class Plan:
         self._scalar_fns = None
         self._steps = None
         self.entries: dict = {}    # shape key -> Entry
+        self.elementwise_only = not shaped and not self.stacks
+        self.costs: dict = {}      # (input shapes, batch) -> limits.Cost
 
     def ops(self):
         """(id, op, args, params) of each op node, in order, made from the nodes as it goes."""
@@ -338,16 +403,36 @@ def _key(program, vals):
 # ---------------------------------------------------------------- evaluation
 
 def _shape_error(program, node, vals, err, nb):
-    shapes = []
-    for a in node.args:
-        s = np.shape(vals[a])[nb:] if vals[a] is not None else "?"
-        shapes.append(f"{program.nodes[a].name}: {s}")
+    """The error of an op that failed while running (ShapeError and the like, MemoryError)."""
+    shapes = [np.shape(vals[a])[nb:] if vals[a] is not None else None for a in node.args]
+    if isinstance(err, MemoryError):
+        err = OutOfMemory("the result does not fit in this machine's memory")
+    elif not isinstance(err, OpError):
+        err = _refused(node.op, [vals[a] for a in node.args], node.params, nb, err)
+    return op_error(program, node, shapes, err)
+
+
+def op_error(program, node, shapes, err: OpError) -> GradError:
+    """A GradError at the node: "shape mismatch in `M @ v`: ...", its arguments' shapes as the hint."""
     text = program.source.text[node.start:node.end]
-    return GradError(f"shape mismatch in `{text}`: {err}", program.source, node.start, node.end,
-                     hint="shapes " + ", ".join(shapes))
+    title = getattr(err, "title", "cannot compute")
+    hint = None
+    if isinstance(err, (ShapeError, EmptyError)):
+        hint = "shapes " + ", ".join(f"{program.nodes[a].name}: {s if s is not None else '?'}"
+                                     for a, s in zip(node.args, shapes))
+    elif isinstance(err, OutOfMemory):
+        hint = "the values are too large for this machine; try smaller tensors"
+    return GradError(f"{title} in `{text}`: {err}", program.source, node.start, node.end, hint=hint)
 
 
-def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False) -> list:
+def prepare(program, point: dict):
+    """What `forward` first reads from the point: the inputs' values, their shape key (None:
+    every input a scalar) and whether the float rules apply; a caller that needs the key
+    before evaluating (the limits) passes the result on to forward(prepared=...)."""
+    return _inputs(program, plan(program), point)
+
+
+def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False, prepared=None) -> list:
     """Values of every node (and of the claims) at `point`: {input id: value}.
 
     With nb=1 the point's values carry a leading batch axis, and `guard(i, op,
@@ -357,7 +442,7 @@ def forward(program, point: dict, nb: int = 0, guard=None, exact: bool = False) 
     if nb or guard is not None:
         return _forward_batch(program, point, nb, guard)
     p = plan(program)
-    xs, key, scalar = _inputs(program, p, point)
+    xs, key, scalar = prepared or _inputs(program, p, point)
     if exact and scalar:
         xs, scalar = [np.float64(v) for v in xs], False
     entry = p.entry(key)
@@ -425,7 +510,7 @@ def _forward_numpy(program, p, vals):
                     vals[i] = f(vals[a], vals[b])
                 else:
                     vals[i] = f(*[vals[x] for x in a])
-        except (ShapeError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
+        except (OpError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
             if i < 0:
                 raise
             raise _shape_error(program, program.nodes[i], vals, err, 0) from None
@@ -447,7 +532,7 @@ def _forward_batch(program, point, nb, guard):
                 if guard is not None:
                     guard(i, op, argvals)
                 vals[i] = apply_op(op, argvals, params, nb)
-        except (ShapeError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
+        except (OpError, ValueError, TypeError, IndexError, RuntimeError, MemoryError) as err:
             if i < 0:
                 raise
             raise _shape_error(program, nodes[i], vals, err, nb) from None
@@ -474,7 +559,8 @@ def all_finite(values) -> bool:
     one C loop (inf and NaN survive a sum; a finite overflow is re-checked one by one)."""
     values = values if type(values) is list else list(values)
     try:
-        total = sum(values, 0.0)
+        with np.errstate(all="ignore"):       # inf + -inf: NaN, no warning
+            total = sum(values, 0.0)
     except (TypeError, ValueError):
         total = None
     if type(total) is float:                       # all floats: one C loop
@@ -518,7 +604,7 @@ def _short(v):
 
 # ---------------------------------------------------------------- reverse mode
 
-def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
+def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool, careful: bool = False):
     """Single-point reverse steps for one shape key: (id, a, b, rule_a, rule_b).
 
     A rule is ONE (pass g on), NEG (-g), a function (g, ans, *argvals) -> contribution,
@@ -526,13 +612,13 @@ def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
     tuple of arguments.  `scalar`: every value is a float, and elementwise ops use the
     scalar rules made from their templates (else numpy's, shaped by `vjp`).
     """
-    steps = entry.back.get((lkey, scalar))
+    steps = entry.back.get((lkey, scalar, careful))
     if steps is not None:
         return steps
     steps = []
     append = steps.append
     for i, op, args, params in p.ops_reversed():
-        rules = [_rule(op, k, params, vals, i, args, scalar) for k in range(len(args))]
+        rules = [_rule(op, k, params, vals, i, args, scalar, careful) for k in range(len(args))]
         if len(args) == 1:
             a = args[0]
             append((i, a, -1, rules[0] if live[a] else None, None))
@@ -541,11 +627,11 @@ def _back_steps(p: Plan, entry: Entry, vals, live, lkey, scalar: bool):
             append((i, a, b, rules[0] if live[a] else None, rules[1] if live[b] else None))
         else:
             append((i, args, -2, [r if live[a] else None for r, a in zip(rules, args)], None))
-    entry.back[(lkey, scalar)] = steps
+    entry.back[(lkey, scalar, careful)] = steps
     return steps
 
 
-def _rule(op, k, params, vals, i, args, scalar):
+def _rule(op, k, params, vals, i, args, scalar, careful=False):
     """The VJP of argument k of node i as the reverse loop wants it (see _back_steps)."""
     if not op.differentiable(k):
         return None
@@ -556,8 +642,10 @@ def _rule(op, k, params, vals, i, args, scalar):
     if op.elementwise and same and not callable(p):
         return ONE if p == 1 else NEG if p == -1 else (lambda g, ans, *a: g * p)
     if op.elementwise and same:
+        if careful:
+            return lambda g, ans, *a: times(g, p(ans, *a))
         return lambda g, ans, *a: g * p(ans, *a)
-    return lambda g, ans, *a: _vjp(op, k, g, ans, a, params, 0)
+    return lambda g, ans, *a: _vjp(op, k, g, ans, a, params, 0, careful)
 
 
 def _backward_loop(steps, vals, adj):
@@ -608,15 +696,31 @@ def _backward_loop(steps, vals, adj):
                     adj[x] = c if adj[x] is None else adj[x] + c
 
 
+_FLOAT_OR_NONE = {float, type(None)}
+
+
+def _float_values(vals) -> bool:
+    """Are these values Python floats (what the float rules and the scalar kernels take)?  The
+    engine's own are, when its plan says so; a list made elsewhere (check's cut programs reuse
+    values the numpy interpreter made, numpy's float64) is looked at: numpy's scalars would
+    give warnings and inf where the float rules raise, and so fall back to numpy's rules."""
+    if type(vals) is Values:
+        return vals.floats
+    return set(map(type, vals)) <= _FLOAT_OR_NONE
+
+
 def _scalar(v) -> bool:
     return type(v) is float or type(v) is np.float64 or np.ndim(v) == 0
 
 
-def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact: bool = False) -> list:
+def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact: bool = False,
+             careful: bool = False) -> list:
     """Reverse mode: adjoint d(output)/d(node) of every node that depends on an input.
 
     `wrt` (input ids) restricts the pass to what those inputs' gradients need.  `seed` is
-    the adjoint of the output (default: ones).  `exact`: the numpy interpreter.
+    the adjoint of the output (default: ones).  `exact`: the numpy interpreter.  `careful`:
+    the numpy interpreter with `times`, in which a zero stops a derivative (0·∞ is 0): what
+    a caller asks for again where a pass gave derivatives that are not finite.
     """
     p = plan(program)
     nodes = program.nodes
@@ -625,7 +729,8 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
     else:
         live, lkey = _live_from(program, wrt), tuple(sorted(set(wrt)))
     if nb:
-        return _backward_batch(p, vals, output, seed, nb, live)
+        with np.errstate(all="ignore"):
+            return _backward_batch(p, vals, output, seed, nb, live, careful)
     key = _key(program, vals)
     entry = p.entry(key)
     out_value = vals[output]
@@ -634,11 +739,12 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
         fits = True
     else:
         fits = np.shape(seed) == np.shape(out_value)
-    scalar = entry.scalar and fits
+    scalar = entry.scalar and fits and _float_values(vals)
     unit = False
     if scalar:
         seed = float(seed)
         unit = seed == 1.0
+    exact = exact or (careful and not scalar)
     if not exact and fits:
         kernel = entry.kernels.get(("b", output, lkey, unit), program, key,
                                    lambda: _source(program, entry, vals, "b", output, live, unit))
@@ -655,30 +761,29 @@ def backward(program, vals, output: int, seed=None, nb: int = 0, wrt=None, exact
         except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
             adj = [None] * len(nodes)
     adj[output] = seed
-    steps = _back_steps(p, entry, vals, live, lkey, False)
+    steps = _back_steps(p, entry, vals, live, lkey, False, careful)
     with np.errstate(all="ignore"):
         _backward_loop(steps, _numpy_values(vals), adj)
     return adj
 
 
-def _backward_batch(p, vals, output, seed, nb, live):
+def _backward_batch(p, vals, output, seed, nb, live, careful):
     adj: list = [None] * len(vals)
     adj[output] = np.ones_like(vals[output]) if seed is None else seed
-    with np.errstate(all="ignore"):
-        for i, op, args, params in p.ops_reversed():
-            if i > output:
+    for i, op, args, params in p.ops_reversed():
+        if i > output:
+            continue
+        g = adj[i]
+        if g is None:
+            continue
+        argvals = None
+        for k, a in enumerate(args):
+            if not live[a] or not op.differentiable(k):
                 continue
-            g = adj[i]
-            if g is None:
-                continue
-            argvals = None
-            for k, a in enumerate(args):
-                if not live[a] or not op.differentiable(k):
-                    continue
-                if argvals is None:
-                    argvals = [vals[x] for x in args]
-                c = _vjp(op, k, g, vals[i], argvals, params, nb)
-                adj[a] = c if adj[a] is None else adj[a] + c
+            if argvals is None:
+                argvals = [vals[x] for x in args]
+            c = _vjp(op, k, g, vals[i], argvals, params, nb, careful)
+            adj[a] = c if adj[a] is None else adj[a] + c
     return adj
 
 
@@ -699,15 +804,17 @@ def _live_from(program, wrt):
 # ---------------------------------------------------------------- forward mode
 
 def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
-             exact: bool = False) -> list:
-    """Forward mode: the tangent of every node given tangents of some inputs {id: t}."""
+             exact: bool = False, careful: bool = False) -> list:
+    """Forward mode: the tangent of every node given tangents of some inputs {id: t}.
+    `careful`: as for `backward`."""
     p = plan(program)
     if nb == 0 and not exact:
         key = _key(program, vals)
         entry = p.entry(key)
         leaves = tuple(sorted(i for i in seeds if program.nodes[i].kind != "op"))
-        fit = all(np.shape(seeds[i]) == np.shape(vals[i]) for i in leaves)
-        if fit:
+        fit = all(np.shape(seeds[i]) == np.shape(vals[i]) for i in leaves) and \
+            (not entry.scalar or _float_values(vals))
+        if fit and not (careful and not entry.scalar):
             kernel = entry.kernels.get(("t", leaves, stop), program, key,
                                        lambda: _source(program, entry, vals, "t", leaves, stop))
             if kernel is not None:
@@ -723,25 +830,28 @@ def tangents(program, vals, seeds: dict, nb: int = 0, stop: int | None = None,
                 return _tangents_scalar(p, vals, seeds, stop, len(program.nodes))
             except Exception:  # noqa: BLE001  (math refusing: numpy's rules below say what happens)
                 pass
+    with np.errstate(all="ignore"):
+        return _tangents_pass(program, p, _numpy_values(vals), seeds, nb, stop, careful)
+
+
+def _tangents_pass(program, p, vals, seeds, nb, stop, careful):
     tan: list = [None] * len(program.nodes)
     for i, t in seeds.items():
         tan[i] = t
-    vals = _numpy_values(vals)
-    with np.errstate(all="ignore"):
-        for i, op, args, params in p.ops():
-            if stop is not None and i > stop:
-                break
-            total = None
-            argvals = None
-            for k, a in enumerate(args):
-                t = tan[a]
-                if t is None or not op.differentiable(k):
-                    continue
-                if argvals is None:
-                    argvals = [vals[x] for x in args]
-                c = _jvp(op, k, t, vals[i], argvals, params, nb)
-                total = c if total is None else total + c
-            tan[i] = total
+    for i, op, args, params in p.ops():
+        if stop is not None and i > stop:
+            break
+        total = None
+        argvals = None
+        for k, a in enumerate(args):
+            t = tan[a]
+            if t is None or not op.differentiable(k):
+                continue
+            if argvals is None:
+                argvals = [vals[x] for x in args]
+            c = _jvp(op, k, t, vals[i], argvals, params, nb, careful)
+            total = c if total is None else total + c
+        tan[i] = total
     return tan
 
 
@@ -817,10 +927,23 @@ def local_jacobian(program, vals, u: int, v: int, nb: int = 0, max_columns: int 
         return out.reshape(np.shape(ans) + per)
 
 
-def gradients(program, vals, output: int, inputs, mode: str = "reverse") -> list:
-    """jacobian's values, in the order of `inputs` (what `eval` reports, without a dict)."""
+def gradients(program, vals, output: int, inputs, mode: str = "reverse", careful: bool | None = None) -> list:
+    """jacobian's values, in the order of `inputs` (what `eval` reports, without a dict).
+    `careful`: as for `backward`; None: made again carefully if they are not finite."""
+    grads = _gradients(program, vals, output, inputs, mode, bool(careful))
+    if careful is None and not all_finite(grads) and not _floats(program, vals):
+        grads = _gradients(program, vals, output, inputs, mode, True)
+    return grads
+
+
+def _floats(program, vals) -> bool:
+    """Is every value a float (then `careful` changes nothing)?"""
+    return _key(program, vals) is None and plan(program).scalar_ok
+
+
+def _gradients(program, vals, output: int, inputs, mode: str, careful: bool) -> list:
     if mode == "reverse" and np.shape(vals[output]) == ():   # one reverse pass
-        adj = backward(program, vals, output, wrt=inputs)
+        adj = backward(program, vals, output, wrt=inputs, careful=careful)
         grads = list(_getter(program, inputs)(adj)) if len(inputs) > 1 else [adj[x] for x in inputs]
         try:
             floats = type(sum(grads, 0.0)) is float    # one C loop: are they all floats?
@@ -833,7 +956,7 @@ def gradients(program, vals, output: int, inputs, mode: str = "reverse") -> list
                     grads[k] = (0.0 if np.ndim(vals[x]) == 0 else np.zeros(np.shape(vals[x]))) if g is None \
                         else (float(g) if np.ndim(g) == 0 else np.array(g, dtype=float))
         return grads
-    jac = jacobian(program, vals, output, inputs, mode)
+    jac = jacobian(program, vals, output, inputs, mode, careful)
     return [jac[x] for x in inputs]
 
 
@@ -847,18 +970,25 @@ def _getter(program, inputs):
     return operator.itemgetter(*inputs)
 
 
-def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
+def jacobian(program, vals, output: int, inputs, mode: str = "reverse", careful: bool | None = None) -> dict:
     """d(output)/d(input) for each input, shaped output.shape + input.shape (a float for a
-    scalar output and a scalar input)."""
+    scalar output and a scalar input).  `careful`: as for `gradients`."""
+    if careful is None:
+        jac = jacobian(program, vals, output, inputs, mode, False)
+        if all_finite(jac.values()) or _floats(program, vals):
+            return jac
+        careful = True
     if mode == "reverse" and np.shape(vals[output]) == ():
-        return dict(zip(inputs, gradients(program, vals, output, inputs, mode)))
+        return dict(zip(inputs, _gradients(program, vals, output, inputs, mode, careful)))
     out = np.asarray(vals[output])
+    if out.size == 0:        # an empty output: an empty Jacobian, nothing to compute
+        return {x: np.zeros(out.shape + np.shape(vals[x])) for x in inputs}
     if mode == "reverse":
         rows = {x: [] for x in inputs}
-        for e in range(max(out.size, 1)):
+        for e in range(out.size):
             seed = np.zeros(out.shape)
             seed.flat[e] = 1.0
-            adj = backward(program, vals, output, seed=seed, wrt=inputs)
+            adj = backward(program, vals, output, seed=seed, wrt=inputs, careful=careful)
             for x in inputs:
                 g = adj[x]
                 rows[x].append(np.zeros(np.shape(vals[x])) if g is None else np.asarray(g, float))
@@ -866,11 +996,14 @@ def jacobian(program, vals, output: int, inputs, mode: str = "reverse") -> dict:
     result = {}
     for x in inputs:
         xs = np.shape(vals[x])
+        if 0 in xs:           # an empty input: an empty Jacobian
+            result[x] = np.zeros(out.shape + xs)
+            continue
         cols = []
-        for j in range(max(int(np.prod(xs)), 1)):
+        for j in range(int(np.prod(xs))):
             seed = np.zeros(xs)
             seed.flat[j] = 1.0
-            tan = tangents(program, vals, {x: seed[()] if not xs else seed}, stop=output)
+            tan = tangents(program, vals, {x: seed[()] if not xs else seed}, stop=output, careful=careful)
             t = tan[output]
             cols.append(np.zeros(out.shape) if t is None else np.broadcast_to(np.asarray(t, float), out.shape))
         col = np.moveaxis(np.stack(cols), 0, -1).reshape(out.shape + xs) if xs else cols[0]

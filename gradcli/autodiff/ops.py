@@ -32,6 +32,16 @@ Conventions
   >= 0), or 4 for the functions that turn on the scale of a few units (sin, cos, exp,
   tanh, sigmoid).
   `check` keeps its finite-difference steps within it, so they never cross a pole.
+* Rounding: `rounding(ans, *args)` is the scale of the absolute rounding error of the op's
+  result (about eps times it), where that is not |ans|: log_softmax(a) is a - logsumexp(a),
+  a difference whose rounding is eps·|logsumexp(a)| however small the result.  `check`
+  estimates how well f is computed from it (check/core.py `magnitude`).
+* Shapes: `shape(shapes, params)` gives the shape of the op's result (one point, no
+  batch axis) from its arguments' shapes, or raises ShapeError, before anything is
+  computed; `work(shapes, out)` how many element-operations computing it takes (default:
+  the largest of its result and arguments; a matmul m·k·n).  The limits (language/limits.py)
+  are checked from these, so a graph too large to evaluate is refused before it runs.
+  Elementwise ops broadcast as numpy does.
 """
 
 from __future__ import annotations
@@ -42,9 +52,38 @@ from typing import Callable
 
 import numpy as np
 
+from ..numbers import num
 
-class ShapeError(ValueError):
-    """Arguments whose shapes an op cannot take; the engine adds the source."""
+
+class OpError(ValueError):
+    """An op that cannot compute its value; the engine adds the source.  `title` begins the
+    message ("shape mismatch in `M @ v`: ...")."""
+
+    title = "cannot compute"
+
+
+class ShapeError(OpError):
+    """Arguments whose shapes an op cannot take."""
+
+    title = "shape mismatch"
+
+
+class EmptyError(OpError):
+    """A reduction with no identity (max, logsumexp) of an empty tensor: there is no value."""
+
+    title = "empty tensor"
+
+
+class OutOfMemory(OpError):
+    """The result does not fit in the memory the machine gives."""
+
+    title = "out of memory"
+
+
+class IndexRangeError(OpError):
+    """index(a, i) with an i that is not a valid position (out of range, not a whole number)."""
+
+    title = "index out of range"
 
 
 @dataclass(frozen=True)
@@ -81,12 +120,28 @@ class Op:
     params: tuple[str, ...] = ()  # static integer arguments, e.g. sum's axis
     kink: Callable | None = None
     reach: tuple | None = None    # per argument: distance to a pole or domain edge (see above)
+    rounding: Callable | None = None  # (ans, *args) -> scale of its rounding error (None: |ans|)
     infix: bool = False
     code: object = None           # Code, or (shapes, params) -> Code | None
+    shape: Callable | None = None  # (shapes, params) -> the result's shape (ShapeError if none)
+    work: Callable | None = None   # (shapes, out) -> element-operations (None: the largest size)
     elementwise: bool = False     # set from `partials`
 
     def __post_init__(self):
         object.__setattr__(self, "elementwise", self.partials is not None)
+        if self.shape is None and self.partials is not None:
+            object.__setattr__(self, "shape", _broadcast_rule(self.symbol))
+
+    def cost(self, shapes, out) -> int:
+        """Element-operations of computing this op once (at one point)."""
+        if self.work is not None:
+            return self.work(shapes, out)
+        n = size(out)
+        for s in shapes:
+            m = size(s)
+            if m > n:
+                n = m
+        return n
 
     def vjp_rule(self, k: int):
         """The VJP for argument k (a variadic op's table entry makes one per k)."""
@@ -102,6 +157,48 @@ class Op:
     def source(self, shapes, params=()) -> Code | None:
         """The templates for arguments of these shapes (at one point, no batch axis)."""
         return self.code(shapes, params) if callable(self.code) else self.code
+
+
+# ---------------------------------------------------------------- shapes
+
+def size(shape) -> int:
+    """The number of elements of a value of this shape (1 for a scalar)."""
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def broadcast(a: tuple, b: tuple, symbol: str = "") -> tuple:
+    """numpy's broadcasting of two shapes, or ShapeError."""
+    if a == b or not b:
+        return a
+    if not a:
+        return b
+    out = []
+    for x, y in zip(reversed(a), reversed(b)):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise ShapeError(f"{symbol + ' ' if symbol else ''}cannot combine shapes {_shape_str(a)} and "
+                             f"{_shape_str(b)} (they do not broadcast)")
+    longer = a if len(a) > len(b) else b
+    return longer[: len(longer) - len(out)] + tuple(reversed(out))
+
+
+def _shape_str(shape) -> str:
+    return str(tuple(shape))
+
+
+def _broadcast_rule(symbol):
+    def rule(shapes, params=()):
+        out = shapes[0]
+        for s in shapes[1:]:
+            out = broadcast(out, s, symbol)
+        return out
+    return rule
 
 
 # ---------------------------------------------------------------- elementwise
@@ -308,9 +405,11 @@ def _sum_axis_code(shapes, params):
 
 
 def _mean_code(shapes, params):
-    n = max(1, int(np.prod(shapes[0])))
+    n = size(shapes[0])
     if not shapes[0]:
         return Code(fwd_np="{0} / 1", vjp=("{g} / 1",), jvp=("{t} / 1",))
+    if n == 0:          # the mean of no elements is NaN (numpy, PyTorch); its gradient is empty
+        return Code(fwd_np="np.float64(np.nan)", vjp=(f"np.zeros({shapes[0]})",), jvp=("np.float64(np.nan)",))
     return Code(fwd_np=f"{{0}}.sum() / {n}", vjp=(_spread(shapes[0]) + f" / {n}",), jvp=(f"{{t}}.sum() / {n}",))
 
 
@@ -321,19 +420,35 @@ def _transpose_code(shapes, params):
 
 
 def _mean_fwd(a, nb=0):
-    return _sum_fwd(a, nb) / max(1, int(np.prod(np.shape(a)[nb:])))
+    n = size(np.shape(a)[nb:])
+    if n == 0:          # no elements: NaN, as numpy and PyTorch give
+        return np.full(np.shape(a)[:nb], np.nan)[()]
+    return _sum_fwd(a, nb) / n
 
 
 def _mean_back(g, ans, a, nb=0):
-    return _expand_to(g, np.shape(a), nb) / max(1, int(np.prod(np.shape(a)[nb:])))
+    n = size(np.shape(a)[nb:])
+    return np.zeros(np.shape(a)) if n == 0 else _expand_to(g, np.shape(a), nb) / n
 
 
 def _max_fwd(a, nb=0):
-    return np.max(a, axis=_point_axes(a, nb)) if np.ndim(a) > nb else a
+    if np.ndim(a) <= nb:
+        return a
+    if size(np.shape(a)[nb:]) == 0:
+        raise EmptyError(_EMPTY_MAX)
+    return np.max(a, axis=_point_axes(a, nb))
+
+
+_EMPTY_MAX = "max(a) of no elements has no value"
 
 
 def _max_share(ans, a, nb):
-    hit = (a == _expand_to(ans, np.shape(a), nb)).astype(float)
+    """Each element's share of max(a)'s derivative: the maximal elements' (PyTorch: evenly).
+    Where the max is NaN (an element is NaN), the NaN elements are the maximal ones, so the
+    derivative flows through them in both modes rather than becoming 0/0."""
+    m = _expand_to(ans, np.shape(a), nb)
+    hit = (a == m) | (np.isnan(a) & np.isnan(m))
+    hit = hit.astype(float)
     return hit / _expand_to(_sum_fwd(hit, nb), np.shape(a), nb)
 
 
@@ -344,18 +459,26 @@ def _last_axis(a, nb, what):
 
 def _softmax(a, nb=0):
     _last_axis(a, nb, "softmax")
+    if np.size(a) == 0:     # an empty last axis (or none of its rows): nothing to normalise
+        return np.zeros(np.shape(a))
     z = np.exp(a - np.max(a, axis=-1, keepdims=True))
     return z / np.sum(z, axis=-1, keepdims=True)
 
 
 def _logsumexp(a, nb=0):
     _last_axis(a, nb, "logsumexp")
+    if np.shape(a)[-1] == 0:
+        raise EmptyError("logsumexp of an empty vector: the log of an empty sum is -inf")
+    if np.size(a) == 0:
+        return np.zeros(np.shape(a)[:-1])
     m = np.max(a, axis=-1, keepdims=True)
     return (m + np.log(np.sum(np.exp(a - m), axis=-1, keepdims=True)))[..., 0]
 
 
 def _log_softmax(a, nb=0):
     _last_axis(a, nb, "log_softmax")
+    if np.size(a) == 0:
+        return np.zeros(np.shape(a))
     return a - _logsumexp(a)[..., None]
 
 
@@ -480,12 +603,22 @@ def _pick(a, i, nb):
         raise ShapeError("index(a, i) takes a vector and an integer, or a matrix and "
                          "an integer vector with one entry per row")
     if not np.all(i == np.round(i)):
-        raise ShapeError("index(a, i) needs integer values of i")
+        raise IndexRangeError("index(a, i) needs whole numbers for i" + _which(i, i != np.round(i)))
     n = np.shape(a)[-1]
-    if np.any(i < 0) or np.any(i >= n):
-        raise ShapeError(f"index out of range: the last axis has {n} entries (0 to {n - 1})")
+    bad = (i < 0) | (i >= n)
+    if np.any(bad):
+        if n == 0:
+            raise IndexRangeError("a's last axis is empty: there is nothing to pick")
+        raise IndexRangeError(f"the last axis has {n} entries (0 to {n - 1})" + _which(i, bad))
     idx = np.broadcast_to(i.astype(np.intp)[..., None], np.shape(a)[:-1] + (1,))
     return idx
+
+
+def _which(i, bad) -> str:
+    """', given 7' for the first offending value of i."""
+    with np.errstate(all="ignore"):
+        v = np.asarray(i)[np.asarray(bad)].ravel()
+    return f", given {num(v[0])}" if v.size else ""
 
 
 def _index(a, i, nb=0):
@@ -519,9 +652,82 @@ def _stack_tangent(k):
     return place
 
 
-def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None, code=None):
+def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None, code=None, shape=None, work=None,
+            rounding=None):
     return Op(name, symbol, len(vjp), fwd, tuple(formula), vjp=tuple(vjp), jvp=tuple(jvp),
-              params=params, kink=kink, code=code)
+              params=params, kink=kink, code=code, shape=shape, work=work, rounding=rounding)
+
+
+# Shape rules of the shape-aware ops: one point's shapes in, the result's shape out.
+
+def _matmul_shape(shapes, params=()):
+    a, b = shapes
+    if not a or not b:
+        raise ShapeError("@ needs vectors or matrices on both sides, not scalars (use *)")
+    ka, kb = a[-1], b[0] if len(b) == 1 else b[-2]
+    if ka != kb:
+        raise ShapeError(f"inner dimensions {ka} and {kb} differ")
+    stack = broadcast(a[:-2], b[:-2], "@") if len(a) > 2 or len(b) > 2 else ()
+    return stack + a[-2:-1] + b[-1:] if len(b) >= 2 else stack + a[-2:-1]
+
+
+def _matmul_work(shapes, out):
+    a, b = shapes
+    return size(out) * a[-1] if a[-1] else size(out)      # m·k·n multiply-adds (k = 0: m·n zeros)
+
+
+def _reduced(shapes, params=()):
+    return ()
+
+
+def _max_shape(shapes, params=()):
+    if shapes[0] and size(shapes[0]) == 0:
+        raise EmptyError(_EMPTY_MAX)
+    return ()
+
+
+def _sum_axis_shape(shapes, params):
+    a, axis = shapes[0], params[0]
+    if not -len(a) <= axis < len(a):
+        raise ShapeError(f"axis {axis} is out of range for a value with {len(a)} dimension(s)")
+    axis %= len(a)
+    return a[:axis] + a[axis + 1:]
+
+
+def _last_axis_shape(what, keep):
+    def rule(shapes, params=()):
+        a = shapes[0]
+        if not a:
+            raise ShapeError(f"{what} needs a vector or a matrix, not a scalar")
+        if not keep and a[-1] == 0:
+            raise EmptyError(f"{what} of an empty vector: the log of an empty sum is -inf")
+        return a if keep else a[:-1]
+    return rule
+
+
+def _transpose_shape(shapes, params=()):
+    a = shapes[0]
+    return a[::-1] if len(a) >= 2 else a
+
+
+def _index_shape(shapes, params=()):
+    a, i = shapes
+    if len(a) != len(i) + 1:
+        raise ShapeError("index(a, i) takes a vector and an integer, or a matrix and "
+                         "an integer vector with one entry per row")
+    broadcast(a[:-1], i, "index")
+    if broadcast(a[:-1], i) != a[:-1]:
+        raise ShapeError("index(a, i): i needs one entry per row of a")
+    return a[:-1]
+
+
+def _stack_shape(shapes, params=()):
+    out = shapes[0]
+    for s in shapes[1:]:
+        out = broadcast(out, s, "[...]")
+    if len(out) >= 31:     # numpy's arrays have at most 32 dimensions (and the batch axis is one)
+        raise ShapeError("a tensor literal nested more than 32 deep")
+    return (len(shapes),) + out
 
 
 _mm_a_t = lambda t, ans, a, b, nb=0: _matmul(t, b, nb)  # noqa: E731  (linear in each argument)
@@ -531,36 +737,44 @@ _SOFTMAX_VJP = "{out} * ({g} - np.sum({g} * {out}, axis=-1, keepdims=True))"
 
 SHAPED = [
     _shaped("matmul", "@", _matmul, (_matmul_back_a, _matmul_back_b), (_mm_a_t, _mm_b_t),
-            ("(·) @ {1}ᵀ", "{0}ᵀ @ (·)"), code=_matmul_code),
+            ("(·) @ {1}ᵀ", "{0}ᵀ @ (·)"), code=_matmul_code, shape=_matmul_shape, work=_matmul_work),
     _shaped("sum", "sum", _sum_fwd, (_sum_back,),
-            (lambda t, ans, a, nb=0: _sum_fwd(t, nb),), ("1 (each element)",), code=_sum_code),
+            (lambda t, ans, a, nb=0: _sum_fwd(t, nb),), ("1 (each element)",), code=_sum_code,
+            shape=_reduced),
     _shaped("sum_axis", "sum", _sum_axis_fwd, (_sum_axis_back,),
             (lambda t, ans, a, axis, nb=0: _sum_axis_fwd(t, axis, nb),), ("1 (each element)",),
-            params=("axis",), code=_sum_axis_code),
+            params=("axis",), code=_sum_axis_code, shape=_sum_axis_shape),
     _shaped("mean", "mean", _mean_fwd, (_mean_back,), (lambda t, ans, a, nb=0: _mean_fwd(t, nb),),
-            ("1/n (each element)",), code=_mean_code),
+            ("1/n (each element)",), code=_mean_code, shape=_reduced),
     _shaped("max_reduce", "max", _max_fwd,
             (lambda g, ans, a, nb=0: _expand_to(g, np.shape(a), nb) * _max_share(ans, a, nb),),
             (lambda t, ans, a, nb=0: _sum_fwd(t * _max_share(ans, a, nb), nb),),
             ("[{0} is the max] / (number of maxima)",),
-            kink=lambda a: _ties_gap(a)),
+            kink=lambda a: _ties_gap(a), shape=_max_shape),
     _shaped("softmax", "softmax", _softmax, (_softmax_back,),
             (lambda t, ans, a, nb=0: _softmax_back(t, ans, a, nb),), ("diag(s) - s sᵀ, s = softmax({0})",),
-            code=Code(vjp=(_SOFTMAX_VJP,), jvp=(_SOFTMAX_VJP.replace("{g}", "{t}"),))),
+            code=Code(vjp=(_SOFTMAX_VJP,), jvp=(_SOFTMAX_VJP.replace("{g}", "{t}"),)),
+            shape=_last_axis_shape("softmax", True)),
     _shaped("log_softmax", "log_softmax", _log_softmax, (_log_softmax_back,), (_log_softmax_tangent,),
             ("I - 1 softmax({0})ᵀ",),
             code=Code(vjp=("{g} - np.exp({out}) * np.sum({g}, axis=-1, keepdims=True)",),
-                      jvp=("{t} - np.sum(np.exp({out}) * {t}, axis=-1, keepdims=True)",))),
+                      jvp=("{t} - np.sum(np.exp({out}) * {t}, axis=-1, keepdims=True)",)),
+            shape=_last_axis_shape("log_softmax", True),
+            rounding=lambda ans, a, nb=0: np.abs(ans) + np.abs(np.asarray(a) - ans)),
     _shaped("logsumexp", "logsumexp", _logsumexp,
             (lambda g, ans, a, nb=0: np.asarray(g)[..., None] * _softmax(a),),
-            (lambda t, ans, a, nb=0: np.sum(_softmax(a) * t, axis=-1),), ("softmax({0})ᵀ",)),
+            (lambda t, ans, a, nb=0: np.sum(_softmax(a) * t, axis=-1),), ("softmax({0})ᵀ",),
+            shape=_last_axis_shape("logsumexp", False)),
     _shaped("transpose", "transpose", _transpose, (lambda g, ans, a, nb=0: _transpose(g, nb),),
-            (lambda t, ans, a, nb=0: _transpose(t, nb),), ("transpose (·)",), code=_transpose_code),
+            (lambda t, ans, a, nb=0: _transpose(t, nb),), ("transpose (·)",), code=_transpose_code,
+            shape=_transpose_shape),
     _shaped("index", "index", _index, (_index_back, None),
-            (lambda t, ans, a, i, nb=0: _index(t, i, nb), None), ("one-hot(i) per row", None)),
+            (lambda t, ans, a, i, nb=0: _index(t, i, nb), None), ("one-hot(i) per row", None),
+            shape=_index_shape),
 ]
 
-STACK = Op("stack", "[]", -1, _stack, ("1 (its slot)",), vjp=(_stack_back,), jvp=(_stack_tangent,))
+STACK = Op("stack", "[]", -1, _stack, ("1 (its slot)",), vjp=(_stack_back,), jvp=(_stack_tangent,),
+           shape=_stack_shape)
 
 
 def _ties_gap(a):

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..options import AT, DIGITS, EXAMPLE, each_file, echo_json, with_examples
+from ..options import AT, DIGITS, EXAMPLE, FILE_LIMITS, each_file, echo_json, limit_options, limits_of, with_examples
 
 # The defaults, as in gradcli.check (kept literal here so that `gradcli --help` does not
 # import numpy; tests/test_check.py checks that the two agree).
@@ -46,9 +46,10 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
                    "(a tuple for several; parameters with a default are held fixed), or with --vjp, "
                    "G(*args, g) returns the vector-Jacobian products gᵀJ.")
 @click.option("--vjp", is_flag=True, help="With --python: --grad is a VJP, G(*args, g).")
+@limit_options(FILE_LIMITS)
 @click.pass_context
-def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limit, digits, fmt, python, grad,
-          vjp):
+def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limit, digits, fmt, python, grad, vjp,
+          max_nodes, max_elements, max_work):
     """Reverse mode vs forward mode vs finite differences vs the claims in each FILE.
 
     With --python MODULE:F --grad MODULE:G: a Python function's hand-written gradient vs
@@ -78,8 +79,8 @@ def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limi
             raise click.UsageError("give a FILE, or --example NAME for a shipped example, "
                                    "or --python MODULE:F --grad MODULE:G")
         files = with_examples(files, examples)
-
-        reports, status = each_file(files, lambda path: load(path).check(
+        limits = limits_of("file", max_nodes, max_elements, max_work)
+        reports, status = each_file(files, lambda path: load(path, limits=limits).check(
             at, random=random, seed=seed, method=method, fast=fast, rtol=rtol, atol=atol))
     if reports and status == 0:
         status = max(r.status for r in reports)

@@ -13,20 +13,26 @@ import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError
+from ..language.limits import FILE, Limits
 from ..language.program import Program
-from .core import OutputResult, evaluate
+from .core import OutputResult, evaluate, require
 
 
 def evaluate_batch(program: Program, point: dict, wrt: list[int], B: int,
-                   mode: str = "reverse") -> list[OutputResult]:
+                   mode: str = "reverse", limits: Limits | None = FILE) -> list[OutputResult]:
     """point: {input id: (B,) + shape}; values (B,) + output shape, gradients (B,) + output
     shape + input shape."""
+    if limits is not None:
+        one = {i: np.broadcast_to(0.0, np.shape(v)[1:]) if np.ndim(v) > 1 else 0.0 for i, v in point.items()}
+        require(program, one, wrt, mode, limits, B)
     vals = engine.forward(program, point, nb=1)
     per = {i: _per_point(vals[i], B) for i in program.outputs}
     _require_finite(program, point, wrt, mode, B, [per[o] for o in program.outputs])
     results = []
     for out in program.outputs:
         grads = _jacobians(program, vals, out, wrt, mode, B)
+        if not engine.all_finite(list(grads.values())):   # again, with a zero stopping a derivative
+            grads = _jacobians(program, vals, out, wrt, mode, B, careful=True)
         _require_finite(program, point, wrt, mode, B, list(grads.values()))
         results.append(OutputResult(program.nodes[out].name, per[out],
                                     {program.nodes[x].name: g for x, g in grads.items()}))
@@ -38,7 +44,7 @@ def _per_point(value, B: int) -> np.ndarray:
     return np.array(np.broadcast_to(a, (B,) + a.shape[1:]))
 
 
-def _jacobians(program, vals, out: int, wrt: list[int], mode: str, B: int) -> dict:
+def _jacobians(program, vals, out: int, wrt: list[int], mode: str, B: int, careful: bool = False) -> dict:
     oshape = np.shape(vals[out])[1:]
     m = int(np.prod(oshape, dtype=int))
     if mode == "reverse":
@@ -46,11 +52,13 @@ def _jacobians(program, vals, out: int, wrt: list[int], mode: str, B: int) -> di
         for e in range(m):
             seed = np.zeros((B, m))
             seed[:, e] = 1.0
-            adj = engine.backward(program, vals, out, seed=seed.reshape((B,) + oshape), nb=1, wrt=wrt)
+            adj = engine.backward(program, vals, out, seed=seed.reshape((B,) + oshape), nb=1, wrt=wrt,
+                                  careful=careful)
             for x in wrt:
                 xs = np.shape(vals[x])[1:]
                 rows[x].append(np.zeros((B,) + xs) if adj[x] is None else _per_point(adj[x], B))
-        return {x: np.stack(rows[x], axis=1).reshape((B,) + oshape + np.shape(vals[x])[1:]) for x in wrt}
+        return {x: np.stack(rows[x], axis=1).reshape((B,) + oshape + np.shape(vals[x])[1:]) if m else
+                np.zeros((B,) + oshape + np.shape(vals[x])[1:]) for x in wrt}
     result = {}
     for x in wrt:
         xs = np.shape(vals[x])[1:]
@@ -59,9 +67,9 @@ def _jacobians(program, vals, out: int, wrt: list[int], mode: str, B: int) -> di
         for j in range(n):
             seed = np.zeros((B, n))
             seed[:, j] = 1.0
-            t = engine.tangents(program, vals, {x: seed.reshape((B,) + xs)}, nb=1, stop=out)[out]
+            t = engine.tangents(program, vals, {x: seed.reshape((B,) + xs)}, nb=1, stop=out, careful=careful)[out]
             cols.append(np.zeros((B,) + oshape) if t is None else _per_point(t, B))
-        result[x] = np.stack(cols, axis=-1).reshape((B,) + oshape + xs)
+        result[x] = np.stack(cols, axis=-1).reshape((B,) + oshape + xs) if n else np.zeros((B,) + oshape + xs)
     return result
 
 

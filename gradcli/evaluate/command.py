@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from ..options import AT, DIGITS, EXAMPLE, SEED, each_file, echo_json, with_examples
+from ..options import (AT, DIGITS, EXAMPLE, FILE_LIMITS, SEED, each_file, echo_json, limit_options, limits_of,
+                       with_examples)
 
 
 @click.command("eval")
@@ -18,7 +19,8 @@ from ..options import AT, DIGITS, EXAMPLE, SEED, each_file, echo_json, with_exam
 @SEED
 @DIGITS
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def eval_cmd(files, examples, at, wrt, mode, seed, digits, fmt):
+@limit_options(FILE_LIMITS)
+def eval_cmd(files, examples, at, wrt, mode, seed, digits, fmt, max_nodes, max_elements, max_work):
     """Values of the outputs and their gradients w.r.t. every input."""
     files = with_examples(files, examples)
     from ..api import load
@@ -26,7 +28,8 @@ def eval_cmd(files, examples, at, wrt, mode, seed, digits, fmt):
     from ..render import printer
     from . import render
 
-    reports, status = each_file(files, lambda path: load(path).eval(at, wrt, mode, seed))
+    limits = limits_of("file", max_nodes, max_elements, max_work)
+    reports, status = each_file(files, lambda path: load(path, limits=limits).eval(at, wrt, mode, seed))
     if fmt == "json":
         echo_json(files, reports, render.eval_json)
     else:

@@ -9,7 +9,10 @@ import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError, did_you_mean
+from ..language import limits as budget
+from ..language.limits import FILE, Limits
 from ..language.program import Program
+from ..language.syntax import normal_name
 
 
 class Grads(Mapping):
@@ -55,7 +58,7 @@ def select_inputs(program: Program, wrt: str | None) -> list[int]:
         return list(program.inputs)
     ids = []
     inputs = {program.nodes[i].name: i for i in program.inputs}
-    for name in (w.strip() for w in wrt.split(",")):
+    for name in (normal_name(w.strip()) for w in wrt.split(",")):
         if name not in inputs:
             raise GradError(f"--wrt {name}: no input named '{name}' in {program.source.name}",
                             hint=did_you_mean(name, inputs) or "inputs: " + ", ".join(inputs))
@@ -63,11 +66,45 @@ def select_inputs(program: Program, wrt: str | None) -> list[int]:
     return ids
 
 
-def evaluate(program: Program, point: dict, wrt: list[int], mode: str = "reverse") -> list[OutputResult]:
+def require(program: Program, point: dict, wrt: list[int], mode: str, limits: Limits, batch: int = 1,
+            key=False) -> None:
+    """Refuse, before anything runs, what `evaluate` could not do within `limits`: a value, or a
+    Jacobian, of more than `limits.elements`; the forward pass and the Jacobians' passes (a
+    reverse pass per output element, or a tangent pass per input element) beyond `limits.work`.
+    `point` is one point; `batch`: evaluated at that many points at once."""
+    cost = budget.measure(program, point, limits, batch, key)
+    if not cost.shapes:            # every value a scalar (a large file's usual case): O(1)
+        passes = 1 + len(program.outputs) * (1 if mode == "reverse" else len(wrt))
+        budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch,
+                       key=key)
+        return
+    passes = 1
+    widest = max((cost.size(x) for x in wrt), default=0)
+    for out in program.outputs:
+        m = cost.size(out)
+        for x in wrt if m * widest * batch > limits.elements else ():
+            n = cost.size(x)
+            if m * n * batch > limits.elements:
+                node = program.nodes[out]
+                u, v = node.name, program.nodes[x].name
+                raise budget.TooLarge(f"the Jacobian d({u})/d({v}) would have {m * n:,} entries ({u} has "
+                                      f"{m:,} elements, {v} {n:,}); the limit for {limits.who} is "
+                                      f"{limits.elements:,}", program.source, node.start, node.end,
+                                      hint=limits.hint("--max-elements"))
+        passes += (1 if m == 1 else m) if mode == "reverse" else sum(max(cost.size(x), 1) for x in wrt)
+    budget.require(program, point, limits, passes, "evaluating the outputs and their gradients", batch, key=key)
+
+
+def evaluate(program: Program, point: dict, wrt: list[int], mode: str = "reverse",
+             limits: Limits | None = FILE) -> list[OutputResult]:
     """The outputs' values and their Jacobians w.r.t. the inputs `wrt`, at `point`.
 
-    A scalar is a float; GradError (exit 2) where a value or a derivative is not finite."""
-    vals = engine.forward(program, point)
+    A scalar is a float; GradError (exit 2) where a value or a derivative is not finite, or
+    (budget.TooLarge) where `limits` would be passed (None: no limits)."""
+    prepared = engine.prepare(program, point)
+    if limits is not None:
+        require(program, point, wrt, mode, limits, key=prepared[1])
+    vals = engine.forward(program, point, prepared=prepared)
     engine.require_finite(program, vals, program.outputs)
     index = input_index(program, wrt)
     results = []
@@ -91,9 +128,22 @@ def input_index(program: Program, wrt: list[int]) -> dict[str, int]:
 def require_finite_grads(program, vals, out, grads):
     """A gradient that is NaN or infinite (grads: a list, or a dict by input): name the node
     whose local derivative blew up."""
-    if engine.all_finite(grads.values() if isinstance(grads, dict) else grads):
+    grads = list(grads.values()) if isinstance(grads, dict) else grads
+    if engine.all_finite(grads):
         return
-    adj = engine.backward(program, vals, out, seed=np.ones(np.shape(vals[out])), exact=True)
+    shape = np.shape(vals[out])
+    seed = np.ones(shape)
+    if shape:      # the first element of the output whose row of the Jacobian is not finite
+        size = int(np.prod(shape))
+        bad = np.zeros(size, dtype=bool)
+        for g in grads:
+            if g is not None:
+                bad |= ~np.isfinite(np.asarray(g, dtype=float).reshape(size, -1)).all(axis=1)
+        if bad.any():
+            seed = np.zeros(size)
+            seed[int(np.argmax(bad))] = 1.0
+            seed = seed.reshape(shape)
+    adj = engine.backward(program, vals, out, seed=seed, exact=True, careful=True)
     for node in program.nodes[: program.n_main]:
         g = adj[node.id]
         if node.kind == "op" and g is not None and np.all(np.isfinite(g)):
@@ -102,4 +152,5 @@ def require_finite_grads(program, vals, out, grads):
                 raise program.error(f"the derivative of `{text}` is not finite at this point", node,
                                     hint="the function is not differentiable here (e.g. sqrt at 0); "
                                          "choose another point with --at")
-    raise GradError(f"a gradient of {program.nodes[out].name} is not finite at this point")
+    raise program.error(f"a derivative of {program.nodes[out].name} is not finite at this point", program.nodes[out],
+                        hint="the function is not differentiable here; choose another point with --at")

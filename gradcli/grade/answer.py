@@ -11,7 +11,8 @@ would have defined fails with a message that points back to it.  Claims are
 lowered after the graph, one by one; a claim made twice is an error on its
 second line.  Evaluation errors (a shape error at a node) are recorded the same
 way by `settle`, after the grader's batched pass.  Limits: file size, bracket
-depth, nodes, tensor sizes (the graph's node limit fails the whole answer).
+depth, and the graph builder's own (language/limits.py: nodes, elements of a value, work),
+with an answer's numbers; a limit of the whole graph (OverBudget) fails the whole answer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError, Source
+from ..language.limits import OverBudget
 from ..language.program import Builder, Const, Program
 from ..language.syntax import CLOSING, LOOKALIKES, SUPERSCRIPTS, parse, parse_span, read_source
 from ..numbers import exact
@@ -192,58 +194,6 @@ def _needs(source: Source, start: int, end: int, cause: Line | None) -> str:
     what = f"'{root.name}' (line {root.line})" if root.name else f"line {root.line}"
     return GradError(f"this line needs {what}, which has an error: fix that line first", source, start,
                      end).render()
-
-
-class TooLarge(GradError):
-    """The answer's graph passes the node limit: the whole answer fails."""
-
-
-class _LimitedBuilder(Builder):
-    """The graph builder with the grader's limits on nodes and tensor sizes."""
-
-    def __init__(self, source, limits: Limits):
-        super().__init__(source, 0)
-        self.limits = limits
-
-    def add(self, kind, name=None, op=None, args=(), params=(), start=0, end=0, value=None):
-        if len(self.nodes) >= self.limits.max_nodes:
-            raise TooLarge(f"the answer's graph grows beyond {self.limits.max_nodes:,} nodes", self.source,
-                           start, end, hint="an answer is a small graph; a def calling defs expands exponentially")
-        return super().add(kind, name, op, args, params, start, end, value)
-
-    def initialise(self, ex, args, init):
-        size = 1
-        for a in args:
-            value = getattr(a, "value", None)
-            if value is not None and np.ndim(value) == 0 and np.isfinite(value):
-                size *= max(int(value), 0)
-        if size > self.limits.max_elements // 100:
-            raise self.error(f"{ex[3]}(): the tensor is too large for an answer", ex[1], ex[2])
-        return super().initialise(ex, args, init)
-
-    def fold(self, op, args, params, start, end):
-        from .batch import out_size
-
-        n = out_size(op, [np.asarray(a.value)[None] for a in args])
-        if n > self.limits.max_elements:
-            raise self.error(f"this makes a value of {n:,} elements, too large for an answer", start, end)
-        return super().fold(op, args, params, start, end)
-
-    def attempt(self, lower):
-        """Run lower(); on an error, forget the nodes it added (the statement never happened)."""
-        mark = len(self.nodes)
-        try:
-            return lower()
-        except TooLarge:
-            raise
-        except GradError:
-            del self.nodes[mark:]
-            for k in [k for k, v in self.materialised.items() if v >= mark]:
-                del self.materialised[k]
-            raise
-        except RecursionError:
-            del self.nodes[mark:]
-            raise GradError("this line is nested too deeply", self.source, 0) from None
 
 
 def read_answer(path: str | Path, limits: Limits) -> Source:
@@ -487,11 +437,11 @@ def _names_used(expr) -> list[tuple[str, int, int]]:
 def build_answer(source: Source, inputs: list[str], limits: Limits, words: dict[str, float] | None = None) -> Answer:
     """Parse and build an answer with the problem's `inputs` (and value tasks' `words`) in scope.
 
-    Raises GradError only for what fails the whole answer (its size, the node limit)."""
+    Raises GradError only for what fails the whole answer (its size; OverBudget: the node limit)."""
     if len(source.text) > limits.max_bytes:
         raise GradError(f"{source.name}: the answer is larger than {limits.max_bytes // 1024} KiB")
     parsed, unparsed, typos = statements(source, limits)
-    builder = _LimitedBuilder(source, limits)
+    builder = Builder(source, 0, limits.graph)
     ans = Answer(None, {}, {})
 
     def line(offset):
@@ -620,7 +570,7 @@ def _statement(builder, ans: Answer, st, inputs, fail) -> None:
         else:
             item = builder.add("op", name[0], _ID, (item,), start=st[1], end=st[2])
         builder.define(name, st[1], st[2], item)
-    except TooLarge:
+    except OverBudget:
         raise
     except GradError as err:
         fail(st[1], st[2], err, name[0], node=kind == "assign")
@@ -658,7 +608,7 @@ def _claim(builder, ans: Answer, st, line) -> None:
     mark = len(builder.nodes)
     try:
         claim.node = builder.attempt(lambda: builder.node_of(builder.lower(claim.expr)))
-    except TooLarge:
+    except OverBudget:
         raise
     except GradError as err:
         claim.error = err.render()

@@ -7,6 +7,9 @@ import sys
 
 import click
 
+from ..options import ANSWER_LIMITS, limit_options, limits_of
+
+TIME_LIMIT = "not graded: time limit"   # as grade.batch.TIME_LIMIT begins (no numpy at start-up)
 FORMATS = ["table", "text", "json", "junit", "gradescope", "csv", "markdown"]  # text: table
 MACHINE = {"json", "junit", "gradescope", "csv", "markdown"}
 
@@ -72,14 +75,16 @@ def _report(ctx, param, values) -> list[tuple[str, str]]:
               help="Worker processes for --submissions (0: one per CPU).")
 @click.option("--min-score", metavar="S", help="Exit 1 only when a score is below S (points up to the maximum, "
               "or a percentage up to 100% like 80%) instead of whenever an item fails.")
-@click.option("--time-limit", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Seconds per answer.")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds per answer: a last guard (the budgets below keep answers far below it); an answer "
+                   "it stops is not graded but marked to be graded again.")
+@limit_options(ANSWER_LIMITS, "an answer")
 @click.option("--self-test", is_flag=True, help="Check the exercises: each solution.grad scores full marks, "
               "each answer template zero without an error.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: on a terminal, for "
               "long runs).")
-def grade(directory, answers, submissions, fmt, output, reports, seed, jobs, min_score, time_limit, self_test,
-          progress):
+def grade(directory, answers, submissions, fmt, output, reports, seed, jobs, min_score, time_limit, max_nodes,
+          max_elements, max_work, self_test, progress):
     """Grade the answers to the exercises in DIRECTORY (an exercise folder, or a folder of them).
 
     Exit status: 0 every item right (or every score at least --min-score), 1 not, 2 a bad
@@ -91,6 +96,7 @@ def grade(directory, answers, submissions, fmt, output, reports, seed, jobs, min
     from .batch import Limits
 
     fmt = "table" if fmt == "text" else fmt   # the name the other commands use for their tables
+    graph = limits_of("answer", max_nodes, max_elements, max_work)
     if answers and submissions:
         raise click.UsageError("give --answers or --submissions, not both")
     targets = [path for _, path in reports] + ([output] if output else [])
@@ -105,12 +111,13 @@ def grade(directory, answers, submissions, fmt, output, reports, seed, jobs, min
         if reports:
             raise click.UsageError("--report is for grading runs, not --self-test (use --format json -o FILE)")
         exercises = runner.load_all(directory, seed)    # a GradError: reported by cli.main, exit 2
-        sys.exit(_self_test(exercises, Limits(time_limit=time_limit), fmt, output))
+        sys.exit(_self_test(exercises, Limits(graph=graph, time_limit=time_limit), fmt, output))
     exercises = runner.load_all(directory, seed)
     threshold = _min_score(min_score, round(sum(ex.max_score for ex in exercises), 4))
     with _Bar(progress) as bar:
         book = grade_loaded(exercises, answers, submissions=submissions, seed=seed, jobs=jobs,
-                            time_limit=time_limit, progress=bar.update, exercises=directory)
+                            time_limit=time_limit, limits=graph, progress=bar.update,
+                            exercises=directory)
     # Every file of the run at once (all or none: docs/grade.md); then the terminal's report.
     files = [(path, formats.FORMATS[f](book)) for f, path in reports]
     if output:
@@ -126,11 +133,14 @@ def grade(directory, answers, submissions, fmt, output, reports, seed, jobs, min
     if files:   # what was written, and how the run went, where it does not mix with a report
         click.echo(summary(book, threshold, [path for path, _ in files]),
                    err=not output and fmt in MACHINE)
-    regrade = [s.id for s in book.students if s.regrade]
-    if regrade:  # the gradebook is not complete: not a student's fault, so never 0 or 1
-        shown = ", ".join(regrade[:10]) + (f" and {len(regrade) - 10} more" if len(regrade) > 10 else "")
-        click.echo(f"error: the grader failed on {len(regrade)} submission(s), marked "
-                   f"'{runner.GRADER_ERROR}': {shown}", err=True)
+    timed = [s.id for s in book.students if any((e.error or "").startswith(TIME_LIMIT) for e in s.exercises)]
+    regrade = [s.id for s in book.students if s.regrade and s.id not in timed]
+    for ids, what in ((regrade, f"the grader failed on {len(regrade)} submission(s), marked '{runner.GRADER_ERROR}'"),
+                      (timed, f"{len(timed)} submission(s) ran out of time, marked '{TIME_LIMIT} (machine busy?)'")):
+        if ids:  # the gradebook is not complete: not a student's fault, so never 0 or 1
+            shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+            click.echo(f"error: {what}: {shown}", err=True)
+    if regrade or timed:
         sys.exit(2)
     if threshold is not None:
         sys.exit(1 if any(s.score < threshold - 1e-9 for s in book.students) else 0)

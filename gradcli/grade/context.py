@@ -40,7 +40,7 @@ class Context:
         self.B = ex.B
         program = ans.program
         point = {ans.inputs[name]: ex.points[name] for name in ex.inputs}
-        self.vals, errors = batch.forward_tolerant(program, point, limits, deadline)
+        self.vals, errors, self.meter = batch.forward_tolerant(program, point, limits, deadline)
         ans.settle(self.vals, errors, ex.outputs)
         self.live = engine.plan(program).live
         self._tan: dict[int, list] = {}

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import GradError
 from ..numbers import num
 from . import batch, notes
-from .answer import Answer, Claim, Line, TooLarge, build_answer, read_answer, unparse
+from .answer import Answer, Claim, Line, build_answer, read_answer, unparse
 from .batch import AnswerTimeout, Limits
 from .context import Context, Test, Want
 from .diagnose import diagnose, follow_through
@@ -586,6 +586,11 @@ def failed(ex: Exercise, answer: str | None, message: str) -> ExerciseResult:
 def grade_source(ex: Exercise, source, limits: Limits, deadline: float | None = None) -> ExerciseResult:
     ans = build_answer(source, ex.inputs, limits, ex.words)
     ctx = Context(ex, ans, limits, deadline)
+    with batch.metered(ctx.meter):
+        return _grade(ex, source, ctx)
+
+
+def _grade(ex: Exercise, source, ctx: Context) -> ExerciseResult:
     asked = [CHECKERS[t.kind](ctx, t) for t in ex.tasks]
     first: dict[tuple, int] = {}
     for k, entries in enumerate(asked):
@@ -655,10 +660,13 @@ def grade_file(ex: Exercise, path: str | Path | None, limits: Limits | None = No
             deadline = time.monotonic() + limits.time_limit if limits.time_limit else None
             source = read_answer(path, limits)
             return grade_source(ex, source, limits, deadline)
-    except (GradError, TooLarge) as err:
+    except GradError as err:
         return failed(ex, name, err.render())
-    except AnswerTimeout:
-        return failed(ex, name, f"{name}: grading took longer than {num(limits.time_limit)} s, the limit per answer")
+    except AnswerTimeout:      # the budgets keep an answer far below it: a busy or stalled machine
+        result = failed(ex, name, f"{batch.TIME_LIMIT}: grading {name} took longer than "
+                                  f"{num(limits.time_limit)} s (--time-limit); grade it again")
+        result.regrade = True
+        return result
     except MemoryError:
         return failed(ex, name, f"{name}: the answer needs more memory than the grader allows")
     except RecursionError:

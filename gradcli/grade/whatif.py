@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autodiff import engine
 from ..autodiff.ops import Op, _log_softmax_back, _log_softmax_tangent, _softmax_back
+from . import batch
 
 
 def _size(shape) -> int:
@@ -39,6 +40,7 @@ def tangents(program, vals, B, x, stop=None, ops=None, claimed=None):
     n = _size(xs)
     steps = engine.plan(program).steps
     N = len(program.nodes)
+    batch.charge(program, n, N - 1 if stop is None else stop, "recomputing the forward-mode derivatives in", x)
     cols, comps = [], []
     ops, claimed = ops or {}, claimed or {}
     with np.errstate(all="ignore"):
@@ -78,6 +80,7 @@ def adjoints(program, vals, B, o, ops=None, claimed=None):
     plan = engine.plan(program)
     steps, live = plan.steps, plan.live
     N = len(program.nodes)
+    batch.charge(program, m, o, "recomputing the reverse-mode derivatives of")
     rows, comps = [], []
     ops, claimed = ops or {}, claimed or {}
     with np.errstate(all="ignore"):
@@ -207,6 +210,7 @@ def with_partial(program, vals, u: int, v: int, value, base: Op | None = None) -
 def nodes_between(program, src: int, dst: int) -> list[int]:
     """Op nodes on some path from src to dst (dst included), in order."""
     steps = engine.plan(program).steps
+    batch.charge(program, 1, dst, "the paths to")
     down = {src}
     for i, op, args, _ in steps:
         if i <= dst and any(a in down for a in args):
@@ -249,6 +253,7 @@ def paths(program, vals, B, src: int, dst: int):
         for u in reversed(consumers.get(w, [])):
             key = (u, w)
             if key not in local:
+                batch.charge_node(program, 1, u, "the paths through")
                 lj = engine.local_jacobian(program, vals, u, w, nb=1)
                 local[key] = None if lj is None else np.broadcast_to(np.asarray(lj, dtype=float), (B,))
             if local[key] is None:

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from ..options import AT, DIGITS, EXAMPLE, SEED, each_file, json_text, with_examples
+from ..options import (AT, DIGITS, EXAMPLE, GRAPH_LIMITS, SEED, each_file, json_text, limit_options, limits_of,
+                       with_examples)
 
 FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html", "python"]
 
@@ -30,7 +31,9 @@ FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html", "python"]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), metavar="PATH",
               help="Write to PATH instead of standard output.")
-def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, digits, fmt, output):
+@limit_options(GRAPH_LIMITS)
+def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, digits, fmt, output, max_nodes,
+          max_elements, max_work):
     """The computational graph: each node's value and adjoint, each edge's local partial.
 
     Text lists the nodes in topological order, like a jaxpr, then the edges with
@@ -49,8 +52,9 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, digits, f
         raise GradError(f"--format {fmt} draws one file at a time; given {len(files)}")
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise GradError("--format png writes binary data: give --output PATH", hint="e.g. --output graph.png")
+    limits = limits_of("graph", max_nodes, max_elements, max_work)
     reports, status = each_file(files, lambda path: view.run(path, at, seed, wrt, mode, of,
-                                                                   with_paths, limit, fmt == "html"))
+                                                                   with_paths, limit, fmt == "html", limits))
     if any(not gv.claims_ok or any(not r.agrees for r in gv.paths) for gv in reports):
         status = status or 1
     if output is not None and status == 2:

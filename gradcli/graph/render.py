@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from .view import SMALL, GraphView, Summary, fmt, shape_text, summarised
+from .view import PATH_EDGES, SMALL, GraphView, Summary, fmt, shape_text, summarised
 from ..numbers import block, options
 from ..render import Col, Styled, fit, tolist
 
@@ -188,7 +188,8 @@ def paths_text(gv: GraphView, rep, out) -> None:
     elif rep.complete:
         head += ", all shown" if rep.count > 1 else ", shown"
     else:
-        head += f"; the first {n:,} shown (--limit {rep.limit})"
+        head += f"; the first {n:,} shown (" + (f"--limit {rep.limit})" if n >= rep.limit else
+                                                  f"at most {PATH_EDGES:,} edges are listed)")
     out.print(Styled(head, "bold"))
     names = [path_name(gv, p) for p in rep.paths]
     width = min(max((len(x) for x in names), default=0), 48)

@@ -21,10 +21,14 @@ import numpy as np
 
 from ..autodiff import engine
 from ..errors import GradError, did_you_mean
+from ..language import limits as budget
+from ..language.limits import GRAPH, Limits
 from ..language.program import Program, bind, load
+from ..language.syntax import normal_name
 from ..numbers import exact, nested, num
 
 SMALL = 12          # a tensor with at most this many elements is shown in full
+PATH_EDGES = 20_000  # --paths lists paths of at most this many edges in all per input (the rest are counted)
 FULL = 10_000       # JSON lists a tensor in full up to this many elements, else a Summary
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -263,13 +267,19 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     engine.require_finite(program, vals, list(program.outputs))
     live = engine.plan(program).live
     seed = np.ones_like(vals[out])
-    adj = engine.backward(program, vals, out, seed=seed[()] if np.ndim(seed) == 0 else seed)
+    seed = seed[()] if np.ndim(seed) == 0 else seed
+    adj = engine.backward(program, vals, out, seed=seed)
+    if not engine.all_finite([adj[i] for i in program.inputs]):   # again, a zero stopping a derivative
+        adj = engine.backward(program, vals, out, seed=seed, careful=True)
     wrt = list(wrt or [])
     tans = {}
     if mode == "forward":
         for x in wrt:
             tseed = np.ones_like(vals[x])
-            tans[x] = engine.tangents(program, vals, {x: tseed[()] if np.ndim(tseed) == 0 else tseed})
+            tseed = tseed[()] if np.ndim(tseed) == 0 else tseed
+            tans[x] = engine.tangents(program, vals, {x: tseed})
+            if not engine.all_finite([tans[x][o] for o in program.outputs]):
+                tans[x] = engine.tangents(program, vals, {x: tseed}, careful=True)
 
     names: list[str] = []
     rows: list[NodeRow] = []
@@ -329,6 +339,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
 def _output(program: Program, name: str | None) -> int:
     if not name:
         return program.outputs[0]
+    name = normal_name(name.strip())
     outs = {program.nodes[i].name: i for i in program.outputs}
     if name in outs:
         return outs[name]
@@ -391,6 +402,7 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
     seed = np.ones_like(vals[out])
     seed = seed[()] if np.ndim(seed) == 0 else seed
     found: list[Path] = []
+    listed = 0                      # edges of the paths listed so far (at most PATH_EDGES)
     # depth-first, iteratively: (node, contribution so far, path as a linked list of edges)
     stack = [(out, seed, None)] if total_count and limit > 0 else []
     with np.errstate(all="ignore"):
@@ -401,6 +413,9 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
                 while link is not None:
                     chain.append(link[0])
                     link = link[1]
+                listed += len(chain)
+                if listed > PATH_EDGES and found:
+                    break
                 found.append(Path(chain, np.asarray(g, float)[()] if np.ndim(g) == 0 else np.asarray(g, float)))
                 continue
             node = nodes[nid]
@@ -413,8 +428,9 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
                 stack.append((e.src, c, (ei, link)))
     shape = np.shape(vals[x])
     shown = np.zeros(shape)
-    for p in found:
-        shown = shown + np.broadcast_to(p.value, shape)
+    with np.errstate(all="ignore"):          # inf + -inf is NaN, no warning
+        for p in found:
+            shown = shown + np.broadcast_to(p.value, shape)
     shown = shown[()] if not shape else shown
     grad = np.asarray(gv.nodes[x].adjoint, float)
     grad = grad[()] if grad.ndim == 0 else grad
@@ -424,17 +440,30 @@ def paths(program: Program, gv: GraphView, x: int, limit: int = 50) -> PathRepor
 
 # ---------------------------------------------------------------- entry point
 
+def require(program: Program, point: dict, ids: list[int], mode: str, with_paths: bool,
+            with_sweeps: bool, limits: Limits) -> None:
+    """Refuse, before anything runs, a graph beyond `limits` (its nodes were counted as it was
+    built): every value within `limits.elements`, and within `limits.work` the passes it
+    makes: the values, the adjoints, a tangent pass per --wrt input (forward mode, the
+    sweeps), a reverse pass per element of each claim's u, a pass for the paths."""
+    cost = budget.measure(program, point, limits)
+    passes = 2 + (len(ids) if mode == "forward" or with_sweeps else 0) + (len(ids) if with_paths else 0)
+    passes += sum(cost.size(c.u) if c.kind == "total" else cost.size(c.v) for c in program.claims)
+    budget.require(program, point, limits, passes, "drawing the graph")
+
+
 def run(path: str, at=(), seed: int = 0, wrt: str | None = None, mode: str = "reverse",
          output: str | None = None, with_paths: bool = False, limit: int = 50,
-         with_sweeps: bool = False) -> GraphView:
+         with_sweeps: bool = False, limits: Limits = GRAPH) -> GraphView:
     """Load, bind the point, walk; `--wrt` (default: every input) picks the inputs
     whose tangents (`mode="forward"`), paths (`with_paths`) and forward-mode sweeps
     (`with_sweeps`, the steps `--format html` plays) are shown."""
     from ..evaluate.core import select_inputs
 
-    program = load(path, seed)
+    program = load(path, seed, limits)
     point = bind(program, at, seed)
     ids = select_inputs(program, wrt)
+    require(program, point, ids, mode, with_paths, with_sweeps, limits)
     gv = view(program, point, output, ids if mode == "forward" else [], mode, program.source.name)
     if with_paths:
         gv.paths = [paths(program, gv, x, limit) for x in ids]

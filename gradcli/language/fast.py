@@ -28,7 +28,8 @@ from itertools import accumulate, repeat
 
 from ..autodiff.ops import FUNCTIONS, INFIX, INITIALISERS, OPS
 from ..errors import GradError, Source
-from .program import MAX_NODES, Builder, Const, Node
+from .limits import FILE, Limits
+from .program import Builder, Const, Node
 from . import syntax
 
 _OP = r"[ \t\f\v]*(?:\*\*|[-+*/@^=(),\[\];])[ \t\f\v]*"
@@ -85,12 +86,14 @@ class _GiveUp(Exception):
     """Not a file (or a statement) this path promises to build exactly."""
 
 
-def build(source: Source, seed: int = 0):
+def build(source: Source, seed: int = 0, limits: Limits = FILE):
     """The Program of `source`, or None: take the exact path."""
     text = source.text
     if ("def" in text or "_" in text) and GIVE_UP.search(text) or not text.strip():
         return None
-    builder = Builder(source, seed)
+    if not text.isascii() and not COMMENTS.sub("", text).isascii():
+        return None               # a name (or anything) beyond ASCII: syntax.tokens normalises it
+    builder = Builder(source, seed, limits)
     builder.reset()               # no defs; the generated names' counter never meets a file's name
     try:
         _Statements(builder, source).run()
@@ -377,6 +380,7 @@ class _Statements:
         """The statement's nodes: a stack machine over (item, start, end) operands."""
         b = self.b
         nodes = b.nodes
+        most = b.limits.nodes
         mark = len(nodes)
         vals: list = []
         marks: list = []
@@ -400,7 +404,7 @@ class _Statements:
                     item = b.apply(("bin", a[1], bb[2], ins[2]), [ia, ib], False)
                 else:
                     nid = len(nodes)
-                    if nid >= MAX_NODES:
+                    if nid >= most:
                         raise _GiveUp
                     b.counter += 1
                     nodes.append(_op_node(nid, b.counter, ins[1], ia, ib, a[1], bb[2]))
@@ -421,7 +425,7 @@ class _Statements:
                         item = b.apply(("call", start, end, fname), [item], False)
                     else:
                         nid = len(nodes)
-                        if nid >= MAX_NODES:
+                        if nid >= most:
                             raise _GiveUp
                         b.counter += 1
                         nodes.append(_op_node(nid, b.counter, f, item, None, start, end))
@@ -504,7 +508,7 @@ class _Statements:
         builder = self.b
         nodes = builder.nodes
         nid = len(nodes)
-        if nid >= MAX_NODES:
+        if nid >= builder.limits.nodes:
             raise _GiveUp
         builder.counter += 1
         nodes.append(_op_node(nid, builder.counter, op, a, b, start, end))

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import GradError, Source, did_you_mean
-from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, ShapeError
-from .syntax import name_hint, parse, read_source
-
-MAX_NODES = 2_000_000
+from ..autodiff.ops import CONSTANTS, FUNCTIONS, INFIX, INITIALISERS, OPS, Op, OpError, size
+from .limits import FILE, PER_OP, Limits, OverBudget, initialiser_shape, too_many_elements
+from .syntax import name_hint, normal_name, parse, read_source
 # Functions the language spells otherwise (a hint for an unknown function).
 SPELLED = {"ln": "the natural log is log(...)", "cot": "write cos(x)/sin(x)", "sec": "write 1/cos(x)",
            "csc": "write 1/sin(x)", "pow": "write a**b", "sqr": "write square(x) or x**2",
@@ -170,8 +169,14 @@ def _children(ex):
 
 
 class Builder:
-    def __init__(self, source: Source, seed: int = 0):
+    """Statements to a Program, within `limits` (nodes; the elements of each constant it makes;
+    the work of folding constant sub-expressions): the same Builder for every command, a
+    file's limits or an answer's (language/limits.py)."""
+
+    def __init__(self, source: Source, seed: int = 0, limits: Limits = FILE):
         self.source = source
+        self.limits = limits
+        self.folded = 0                          # element-operations spent folding constants
         self.rng = np.random.default_rng(seed)
         self.nodes: list[Node] = []
         self.names: dict[str, int | Const] = {}
@@ -194,15 +199,20 @@ class Builder:
                 return self.counter
 
     def add(self, kind, name=None, op=None, args=(), params=(), start=0, end=0, value=None):
-        if len(self.nodes) >= MAX_NODES:
-            raise self.error(f"the graph grows beyond {MAX_NODES:,} nodes", start, end,
-                             hint="a def that calls itself through others expands exponentially")
+        if len(self.nodes) >= self.limits.nodes:
+            raise self.too_many_nodes(start, end)
         nid = len(self.nodes)
         if name is None:
             self.nodes.append(Node(nid, self.gensym(), kind, op, args, params, start, end, value))
         else:
             self.nodes.append(Node(nid, name, kind, op, args, params, start, end, value, False))
         return nid
+
+    def too_many_nodes(self, start=0, end=None) -> OverBudget:
+        limits = self.limits
+        return OverBudget(f"the graph of {limits.who} grows beyond {limits.nodes:,} nodes", self.source,
+                        start, end, hint="a def that calls other defs expands exponentially; "
+                        + limits.hint("--max-nodes"))
 
     def node_of(self, item) -> int:
         if type(item) is not Const:
@@ -353,13 +363,29 @@ class Builder:
         return int(item.value)
 
     def fold(self, op: Op, args, params, start, end):
+        """A constant sub-expression computed now, once its shape (from the op table) and its
+        cost are known to be within the limits."""
         from ..autodiff.engine import apply_op
 
+        shapes = [np.shape(a.value) for a in args]
+        try:
+            shape = op.shape(shapes, params)
+        except OpError as err:
+            raise self.error(f"{err.title} in `{self.source.text[start:end]}`: {err}", start, end) from None
+        n = size(shape)
+        if n > self.limits.elements:
+            raise too_many_elements(self.limits, self.source.text[start:end], shape, n, self.source,
+                                    start, end, verb="would be")
+        self.folded += op.cost(shapes, shape) + PER_OP
+        if self.folded > self.limits.work:
+            raise OverBudget(f"computing the constants up to `{self.source.text[start:end]}` would take "
+                           f"{self.folded:,} element-operations; the limit for {self.limits.who} is "
+                           f"{self.limits.work:,}", self.source, start, end, hint=self.limits.hint("--max-work"))
         try:
             with np.errstate(all="ignore"):
                 value = apply_op(op, [a.value for a in args], params)
-        except ShapeError as err:
-            raise self.error(f"{err} in {self.source.text[start:end]}", start, end) from None
+        except OpError as err:
+            raise self.error(f"{err.title} in `{self.source.text[start:end]}`: {err}", start, end) from None
         return Const(value, start, end)
 
     def initialise(self, ex, args, init):
@@ -370,18 +396,35 @@ class Builder:
         dims = []
         for a in args:
             n = self.integer(a, fname, ex)
-            if n < 0 or n > 10**7:
-                raise self.error(f"{fname}(): dimension {n} out of range", a.start, a.end)
+            if n < 0:
+                raise self.error(f"{fname}(): dimension {n} is negative", a.start, a.end)
             dims.append(n)
         if fname == "eye" and len(dims) != 1:
             raise self.error("eye(n) takes one argument", start, end)
         if len(dims) > 32:
             raise self.error(f"{fname}(): at most 32 dimensions", start, end)
-        size = dims[0] ** 2 if fname == "eye" else int(np.prod(dims or [1], dtype=float))
-        if size > 10**8:
-            raise self.error(f"{fname}(): the tensor is too large ({size:,} elements; at most 10**8)",
-                             start, end)
+        shape = initialiser_shape(fname, dims)
+        n = size(shape)
+        if n > self.limits.elements or any(d > self.limits.elements for d in dims):
+            raise too_many_elements(self.limits, self.source.text[start:end], shape, n, self.source, start, end)
         return Const(INITIALISERS[fname](self.rng, *dims), start, end)
+
+    def attempt(self, lower):
+        """Run lower(); on an error, forget the nodes it added (the statement never happened).
+        A limit of the whole graph (OverBudget) is raised as it is."""
+        mark = len(self.nodes)
+        try:
+            return lower()
+        except OverBudget:
+            raise
+        except GradError:
+            del self.nodes[mark:]
+            for k in [k for k, v in self.materialised.items() if v >= mark]:
+                del self.materialised[k]
+            raise
+        except RecursionError:
+            del self.nodes[mark:]
+            raise GradError("this line is nested too deeply", self.source, 0) from None
 
     def constant(self, expr, what):
         item = self.lower(expr, init=True)
@@ -584,12 +627,12 @@ def bind(program: Program, at=(), seed: int = 0, values: dict | None = None) -> 
     given = {}
     for item in at:
         name, eq, text = item.partition("=")
-        name = name.strip()
+        name = normal_name(name.strip())
         if not eq or not name:
             raise GradError(f"--at {item!r}: write NAME=EXPR, e.g. --at x=1.5")
         given[_input_id(program, name, f"--at {name}")] = expression_value(text, name, seed)
     for name, value in (values or {}).items():
-        given[_input_id(program, name, f"at {name!r}")] = value
+        given[_input_id(program, normal_name(name) if isinstance(name, str) else name, f"at {name!r}")] = value
     point = {}
     for nid in program.inputs:
         value = given.get(nid, program.defaults.get(nid))
@@ -616,17 +659,17 @@ def no_gc():
             gc.enable()
 
 
-def build(source: Source, seed: int = 0) -> Program:
+def build(source: Source, seed: int = 0, limits: Limits = FILE) -> Program:
     """The program of a file: the one-pass fast path (language/fast.py) where it can promise
     the same result, else parse then build (which also reports every error)."""
     from . import fast
 
     with no_gc():
-        program = fast.build(source, seed)
+        program = fast.build(source, seed, limits)
         if program is None:
-            program = Builder(source, seed).build(parse(source))
+            program = Builder(source, seed, limits).build(parse(source))
     return program
 
 
-def load(path: str, seed: int = 0) -> Program:
-    return build(read_source(path), seed)
+def load(path: str, seed: int = 0, limits: Limits = FILE) -> Program:
+    return build(read_source(path), seed, limits)

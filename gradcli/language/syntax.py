@@ -71,12 +71,17 @@ def tokens(source: Source, pos: int = 0, stop: int | None = None):
     last = "_SEP"  # so leading blank lines emit nothing
     match = TOKEN_RE.match
     reserved = RESERVED
+    plain = source.ascii
     while True:
         m = match(text, pos, stop)
         kind = m.lastgroup
         start, pos = m.start(kind), m.end()
         if kind == "NAME":
-            value = m.group(kind)
+            if plain:
+                value = m.group(kind)
+            else:            # combining marks continue a name; names are normalised (NFKC)
+                pos = _name_end(text, pos, stop)
+                value = normal_name(text[start:pos])
             kind = reserved.get(value, "NAME")
         elif kind == "nl" or kind == "semi":
             if kind == "semi" and opened:
@@ -114,6 +119,31 @@ def tokens(source: Source, pos: int = 0, stop: int | None = None):
             value = m.group(kind)
         last = kind
         yield (kind, value, start, pos)
+
+
+def _name_end(text: str, pos: int, stop: int) -> int:
+    """Where a name ends: letters, digits, `_` and combining marks (a decomposed accent, an
+    Indic vowel sign), as Python's identifiers go on."""
+    import unicodedata
+
+    while pos < stop:
+        ch = text[pos]
+        if not (ch.isalnum() or ch == "_" or (ch > "\x7f" and unicodedata.category(ch)[0] == "M")):
+            break
+        pos += 1
+    return pos
+
+
+def normal_name(name: str) -> str:
+    """A name as Python normalises identifiers (NFKC): a decomposed accent is the precomposed
+    letter, a full-width `ｆ` is `f`.  A name that is not an identifier (`x²`) stays as written,
+    so the error about it can say what was meant."""
+    if name.isascii() or not name.isidentifier():
+        return name
+    import unicodedata
+
+    normal = unicodedata.normalize("NFKC", name)
+    return normal if normal.isidentifier() else name
 
 
 def _span(item):
@@ -427,10 +457,10 @@ def _unexpected(tok, expected, source) -> GradError:
         hint = juxtaposed
     elif _CLAIMISH.match(source.text, line_start) and not _CLAIM.match(source.text, line_start):
         hint = "a claim is written d(u)/d(v) = ... (brackets around both names), e.g. d(f)/d(x) = ..."
-    elif kind == "_COMMA" and re.search(r"\d$", source.text[line_start:start]) and \
-            source.text[start + 1:start + 2].isdigit():
-        whole = re.search(r"\d+$", source.text[line_start:start]).group()
-        part = re.match(r"\d+", source.text[start + 1:]).group()
+    elif kind == "_COMMA" and re.search(r"[0-9]$", source.text[line_start:start]) and \
+            re.match(r"[0-9]", source.text[start + 1:start + 2]):
+        whole = re.search(r"[0-9]+$", source.text[line_start:start]).group()
+        part = re.match(r"[0-9]+", source.text[start + 1:]).group()
         hint = f"a decimal number is written with a point: {whole}.{part}"
     elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
