@@ -154,6 +154,9 @@ def test_domain_differs_overflow_and_nan(ex, tmp_path):
     got = items(grade_file(ex, ANS / "domain.grad"))
     item = got[("derivative", "d(f)/d(x)")]
     assert not item.passed and item.note == notes.DOMAIN and "the domains differ" in item.feedback
+    # the first operation that is undefined there, pointed at: log(x - 0.5) at a point below 0.5
+    assert f"{ANS / 'domain.grad'}:2:47: error: `log(x - 0.5)` is" in item.feedback
+    assert "\n2 | d(f)/d(x) = " in item.feedback
     assert got[("graph", "value of f")].passed
     bad = write(tmp_path / "nan.grad", "a = sin(x); b = cos(x); c = a*b; f = log(c)\n"
                 "d(a)/d(x) = exp(1000*x)\nd(b)/d(x) = 0/0\nd(f)/d(c) = 1e308*1e308\n")
@@ -550,6 +553,26 @@ def test_one_answer_cannot_inflate_the_report(ex, tmp_path):
     size = sum(len(i.feedback) for t in result.tasks for i in t.items)
     assert 0 < size <= 64 * 1024 + 2000
     assert not result.passed
+
+
+def test_feedback_is_cut_where_it_passes_64_kib():
+    from gradcli.grade.report import Item, TaskResult
+    from gradcli.grade.tasks import FEEDBACK_BYTES, _cap_feedback
+
+    def answer(*sizes):
+        return [TaskResult("derivative", 1.0, [Item(f"i{k}", False, "x" * n) for k, n in enumerate(sizes)])]
+
+    exact = answer(FEEDBACK_BYTES - 1000, 1000)             # exactly 64 KiB: nothing is cut
+    _cap_feedback(exact)
+    assert [len(i.feedback) for i in exact[0].items] == [FEEDBACK_BYTES - 1000, 1000]
+    assert FEEDBACK_BYTES == 64 * 1024
+    over = answer(FEEDBACK_BYTES - 1000, 1001, 50)          # one character more
+    _cap_feedback(over)
+    first, cut, after = over[0].items
+    assert len(first.feedback) == FEEDBACK_BYTES - 1000
+    assert cut.feedback == "x" * 1000 + " … (feedback cut: this answer's feedback passed 64 KiB)"
+    assert after.feedback == "(feedback cut: this answer's feedback passed 64 KiB)"
+    assert not cut.passed and not after.passed
 
 
 def test_gradescope_and_junit_names_tell_tasks_of_one_kind_apart():

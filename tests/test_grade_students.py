@@ -88,6 +88,9 @@ def test_student_answer(exercises, path):
         assert text in shown, shown
     for text in want["absent"]:
         assert text not in shown, shown
+    # the extra items (claims no task asks for, lines with an error) are worth nothing, the others are scored
+    for t in result.tasks:
+        assert all(i.extra == (t.kind == "extra") for i in t.items), t.kind
     # a shared item shows the result of the one it repeats
     for t in result.tasks:
         for i in t.items:
@@ -407,3 +410,21 @@ def test_wrong_branch_on_an_edge(tmp_path):
     relu = note_of(ex, tmp_path, text + "partial(m, x) = 1\npartial(m, y) = 0\npartial(r, y) = 1\n"
                    "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(r, y)")
     assert relu.note == notes.WRONG_BRANCH and "relu" in relu.feedback
+
+
+def test_a_loss_left_without_its_sum_has_the_wrong_shape(tmp_path):
+    ex = make(tmp_path, "input x in (-1, 1) = [0.3, -0.2, 0.5]\ne = x - 1\nL = sum(square(e))\noutput L\n",
+              '[[tasks]]\nkind = "reverse"\nform = "formula"\n')
+    result = grade_text(ex, tmp_path, "e = x - 1\nL = square(e)\nd(L)/d(e) = 2*e\nd(L)/d(x) = 2*e\n")
+    got = by_name(result)
+    item = got[("reverse", "d(L)/d(·)")]
+    assert not item.passed and item.note == notes.SHAPE
+    assert "the problem's L is a number, yours is a vector of 3" in item.feedback
+    # the claims are still checked: d(L)/d(x) = 2e is the problem's gradient (no item); d(L)/d(e), on the
+    # student's graph, is the Jacobian of a vector
+    assert ("extra", "d(L)/d(x)") not in got
+    extra = got[("extra", "d(L)/d(e)")]
+    assert extra.extra and not extra.passed and extra.note == notes.SHAPE
+    assert extra.feedback.startswith("d(L)/d(e) (line 3): not asked, but wrong; expected a 3×3 matrix, given a "
+                                     "vector of 3")
+    assert result.score == 0 and result.max_score == 1 and not result.passed

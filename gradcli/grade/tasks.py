@@ -508,7 +508,7 @@ def _unasked(ctx: Context, claim: Claim) -> Item | None:
     if item.passed:
         return None
     item.extra = True
-    item.feedback = item.feedback.replace(head, f"{head}: not asked, but wrong;", 1)
+    item.feedback = item.feedback.replace(f"{head}:", head, 1).replace(head, f"{head}: not asked, but wrong;", 1)
     return item
 
 
