@@ -610,6 +610,9 @@ def test_feedback_is_cut_where_it_passes_64_kib():
     exact = answer(FEEDBACK_BYTES - 1000, 1000)             # exactly 64 KiB: nothing is cut
     _cap_feedback(exact)
     assert [len(i.feedback) for i in exact[0].items] == [FEEDBACK_BYTES - 1000, 1000]
+    then = answer(FEEDBACK_BYTES - 1000, 1000, 10)          # ... and what comes after is
+    _cap_feedback(then)
+    assert [i.feedback for i in then[0].items[1:]] == ["x" * 1000, "(feedback cut: this answer's feedback passed 64 KiB)"]
     assert FEEDBACK_BYTES == 64 * 1024
     over = answer(FEEDBACK_BYTES - 1000, 1001, 50)          # one character more
     _cap_feedback(over)

@@ -215,6 +215,16 @@ def test_sigfigs_is_a_key(tmp_path):
     # d(f)/d(w2) = 6.2832 is not 2π to 6 figures: half of the reverse task's 2 points (d(f)/d(x) = -6.2832
     # follows from it, and is not charged again)
     assert strict.score == 5
+    # "right to k figures" is said of a rounding, not of an answer with one figure of three right
+    toml.write_text(toml.read_text().replace("sigfigs = 6", "sigfigs = 3"))
+    three = load_exercise(folder)
+    for given, note in [("-6.3", notes.DIGITS), ("-6.0", None), ("-6.28", None)]:
+        result = grade_text(three, tmp_path, f"d(f)/d(x) = {given}\nd(f)/d(y) = 0\n")
+        item = by_name(result)[("derivative", "d(f)/d(x)")]
+        assert item.passed is (note is None and given == "-6.28") and item.note == note, given
+        assert result.score == (1 if item.passed else 0.5)
+    assert "right to 2 significant figures; give 3" in by_name(
+        grade_text(three, tmp_path, "d(f)/d(x) = -6.3\nd(f)/d(y) = 0\n"))[("derivative", "d(f)/d(x)")].feedback
 
 
 @pytest.mark.parametrize("given,ok", [("-6.2832", True), ("-6.283", True), ("-2*pi", True), ("-6.2831853", True),
@@ -440,6 +450,12 @@ def test_a_loss_left_without_its_sum_has_the_wrong_shape(tmp_path):
     item = got[("reverse", "d(L)/d(·)")]
     assert not item.passed and item.note == notes.SHAPE
     assert "the problem's L is a number, yours is a vector of 3" in item.feedback
+    # and the other way round: a vector output summed too early
+    ex2 = make(tmp_path, "input x in (-1, 1) = [0.3, -0.2, 0.5]\ny = square(x)\noutput y\n",
+               '[[tasks]]\nkind = "reverse"\nform = "formula"\n', name="ex2")
+    summed = by_name(grade_text(ex2, tmp_path, "s = square(x)\ny = sum(s)\n", "b.grad"))[("reverse", "d(y)/d(·)")]
+    assert not summed.passed and summed.note == notes.SHAPE
+    assert "the problem's y is a vector of 3, yours is a number" in summed.feedback
     # the claims are still checked: d(L)/d(x) = 2e is the problem's gradient (no item); d(L)/d(e), on the
     # student's graph, is the Jacobian of a vector
     assert ("extra", "d(L)/d(x)") not in got
