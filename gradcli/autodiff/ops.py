@@ -16,6 +16,11 @@ Conventions
   `None` marks an argument that is not differentiable (index's integer index).
 * `formula` holds, per argument, the local partial as text with `{0}`, `{1}`
   standing for the argument names and `{out}` for the op's result.
+* `code` gives the op as Python source (a `Code`, or a function of the arguments'
+  shapes and the op's params returning one, or None where no template fits): the
+  compiled path (compile.py) pastes these templates into straight-line code, the
+  interpreter's scalar rules are made from them, and `graph --format python` prints
+  them.  An op without a template still compiles: the code calls its rules above.
 * Ties and kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, max/min of two
   equal values send half the gradient to each, and a max reduction shares it
   evenly among the maximal elements.  `kink(*args)` gives the distance to the
@@ -32,6 +37,7 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Callable
 
 import numpy as np
@@ -39,6 +45,27 @@ import numpy as np
 
 class ShapeError(ValueError):
     """Arguments whose shapes an op cannot take; the engine adds the source."""
+
+
+@dataclass(frozen=True)
+class Code:
+    """An op as source templates: `{0}`, `{1}` its arguments, `{out}` its value, `{g}` the
+    adjoint reaching it (VJP), `{t}` the tangent of the argument (JVP).
+
+    Scalar templates run on Python floats with `math` (and may raise where numpy would
+    give inf or NaN: the caller then falls back to the numpy rules); `_np` templates run
+    on numpy arrays.  An elementwise op gives its forward and, per argument, its local
+    partial (`d`; "1" and "-1" pass the adjoint on as it is or negated); any other op its
+    forward and, per argument, its VJP and JVP on arrays.  None: no template (the
+    compiled code calls the op's rule).
+    """
+
+    fwd: str | None = None
+    fwd_np: str | None = None
+    d: tuple = ()
+    d_np: tuple = ()
+    vjp: tuple = ()
+    jvp: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,7 @@ class Op:
     kink: Callable | None = None
     reach: tuple | None = None    # per argument: distance to a pole or domain edge (see above)
     infix: bool = False
+    code: object = None           # Code, or (shapes, params) -> Code | None
     elementwise: bool = False     # set from `partials`
 
     def __post_init__(self):
@@ -71,13 +99,34 @@ class Op:
         """Does a derivative flow through argument k? (Not through index's integer index.)"""
         return self.elementwise or self.vjp_rule(k) is not None
 
+    def source(self, shapes, params=()) -> Code | None:
+        """The templates for arguments of these shapes (at one point, no batch axis)."""
+        return self.code(shapes, params) if callable(self.code) else self.code
+
 
 # ---------------------------------------------------------------- elementwise
 
-def _sigmoid(x):
-    # exp of a non-positive number only, so no overflow warning.
+def sigmoid_array(x):
+    """1 / (1 + exp(-x)) on arrays; exp of a non-positive number only, so no overflow warning."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid(x: float) -> float:
+    """sigmoid_array on a float, the same two formulas."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def maximum(a: float, b: float) -> float:
+    """np.maximum on floats: NaN if either is NaN (Python's max drops a NaN in second place)."""
+    return a if a >= b else b if b > a else a + b
+
+
+def minimum(a: float, b: float) -> float:
+    return a if a <= b else b if b < a else a + b
 
 
 def _pow(a, b):
@@ -102,9 +151,9 @@ def _half_where_tie(first):
     return d
 
 
-def _ew(name, symbol, fwd, partials, formula, kink=None, infix=False, reach=None):
+def _ew(name, symbol, fwd, partials, formula, code, kink=None, infix=False, reach=None):
     return Op(name, symbol, len(partials), fwd, tuple(formula), partials=tuple(partials),
-              kink=kink, infix=infix, reach=reach)
+              kink=kink, infix=infix, code=code, reach=reach)
 
 
 def _to_zero(*args):
@@ -130,33 +179,69 @@ def _pow_base_edge(a, b):
     return np.where(whole, np.inf, np.abs(a))
 
 
+def _unary(f, d, f_np=None, d_np=None):
+    """Templates of a unary op: math's f on floats, numpy's f_np (default np.f) on arrays."""
+    return Code(f"{f}({{0}})", f_np or f"np.{f}({{0}})", (d,), (d_np or d,))
+
+
+_TIE = "(0.5 if {0} == {1} else 1.0 if {0} > {1} else 0.0)"
+_TIE_NP = "np.where({0} == {1}, 0.5, ({0} > {1}).astype(float))"
+
 ELEMENTWISE = [
-    _ew("add", "+", np.add, (1, 1), ("1", "1"), infix=True),
-    _ew("sub", "-", np.subtract, (1, -1), ("1", "-1"), infix=True),
-    _ew("mul", "*", np.multiply, (lambda ans, a, b: b, lambda ans, a, b: a), ("{1}", "{0}"), infix=True),
+    _ew("add", "+", np.add, (1, 1), ("1", "1"), Code("{0} + {1}", "{0} + {1}", ("1", "1"), ("1", "1")),
+        infix=True),
+    _ew("sub", "-", np.subtract, (1, -1), ("1", "-1"),
+        Code("{0} - {1}", "{0} - {1}", ("1", "-1"), ("1", "-1")), infix=True),
+    _ew("mul", "*", np.multiply, (lambda ans, a, b: b, lambda ans, a, b: a), ("{1}", "{0}"),
+        Code("{0} * {1}", "{0} * {1}", ("{1}", "{0}"), ("{1}", "{0}")), infix=True),
     _ew("div", "/", np.divide, (lambda ans, a, b: 1.0 / b, lambda ans, a, b: -a / (b * b)),
-        ("1/{1}", "-{0}/{1}^2"), infix=True, reach=(None, _to_zero)),
-    _ew("pow", "**", _pow, (_dpow_a, _dpow_b), ("{1}*{0}^({1}-1)", "log({0})*{0}^{1}"), infix=True,
+        ("1/{1}", "-{0}/{1}^2"),
+        Code("{0} / {1}", "{0} / {1}", ("1.0 / {1}", "-{0} / ({1} * {1})"),
+             ("1.0 / {1}", "-{0} / ({1} * {1})")), infix=True, reach=(None, _to_zero)),
+    _ew("pow", "**", _pow, (_dpow_a, _dpow_b), ("{1}*{0}^({1}-1)", "log({0})*{0}^{1}"),
+        Code("pow({0}, {1})", "np.power({0}, {1})",
+             ("(0.0 if {1} == 0.0 else {1} * pow({0}, {1} - 1.0))",
+              "(0.0 if {0} == 0.0 and {1} >= 0.0 else {out} * log({0}))"),
+             ("np.where({1} == 0, 0.0, {1} * np.power({0}, {1} - 1.0))",
+              "np.where(({0} == 0) & ({1} >= 0), 0.0, {out} * np.log({0}))")), infix=True,
         reach=(_pow_base_edge, None)),
-    _ew("neg", "-", np.negative, (-1,), ("-1",)),
-    _ew("id", "=", lambda a: a, (1,), ("1",)),
-    _ew("sin", "sin", np.sin, (lambda ans, a: np.cos(a),), ("cos({0})",), reach=(_unit,)),
-    _ew("cos", "cos", np.cos, (lambda ans, a: -np.sin(a),), ("-sin({0})",), reach=(_unit,)),
-    _ew("tan", "tan", np.tan, (lambda ans, a: 1.0 + ans * ans,), ("1 + tan({0})^2",), reach=(_to_tan_pole,)),
-    _ew("exp", "exp", np.exp, (lambda ans, a: ans,), ("exp({0})",), reach=(_unit,)),
-    _ew("log", "log", np.log, (lambda ans, a: 1.0 / a,), ("1/{0}",), reach=(_to_zero,)),
-    _ew("sqrt", "sqrt", np.sqrt, (lambda ans, a: 0.5 / ans,), ("1/(2*sqrt({0}))",), reach=(_to_zero,)),
-    _ew("tanh", "tanh", np.tanh, (lambda ans, a: 1.0 - ans * ans,), ("1 - tanh({0})^2",), reach=(_unit,)),
-    _ew("sigmoid", "sigmoid", _sigmoid, (lambda ans, a: ans * (1.0 - ans),),
-        ("sigmoid({0})*(1 - sigmoid({0}))",), reach=(_unit,)),
+    _ew("neg", "-", np.negative, (-1,), ("-1",), Code("-{0}", "-{0}", ("-1",), ("-1",))),
+    _ew("id", "=", lambda a: a, (1,), ("1",), Code("{0}", "{0}", ("1",), ("1",))),
+    _ew("sin", "sin", np.sin, (lambda ans, a: np.cos(a),), ("cos({0})",),
+        _unary("sin", "cos({0})", d_np="np.cos({0})"), reach=(_unit,)),
+    _ew("cos", "cos", np.cos, (lambda ans, a: -np.sin(a),), ("-sin({0})",),
+        _unary("cos", "-sin({0})", d_np="-np.sin({0})"), reach=(_unit,)),
+    _ew("tan", "tan", np.tan, (lambda ans, a: 1.0 + ans * ans,), ("1 + tan({0})^2",),
+        _unary("tan", "1.0 + {out} * {out}"), reach=(_to_tan_pole,)),
+    _ew("exp", "exp", np.exp, (lambda ans, a: ans,), ("exp({0})",), _unary("exp", "{out}"), reach=(_unit,)),
+    _ew("log", "log", np.log, (lambda ans, a: 1.0 / a,), ("1/{0}",), _unary("log", "1.0 / {0}"),
+        reach=(_to_zero,)),
+    _ew("sqrt", "sqrt", np.sqrt, (lambda ans, a: 0.5 / ans,), ("1/(2*sqrt({0}))",),
+        _unary("sqrt", "0.5 / {out}"), reach=(_to_zero,)),
+    _ew("tanh", "tanh", np.tanh, (lambda ans, a: 1.0 - ans * ans,), ("1 - tanh({0})^2",),
+        _unary("tanh", "1.0 - {out} * {out}"), reach=(_unit,)),
+    _ew("sigmoid", "sigmoid", sigmoid_array, (lambda ans, a: ans * (1.0 - ans),),
+        ("sigmoid({0})*(1 - sigmoid({0}))",), _unary("sigmoid", "{out} * (1.0 - {out})", "sigmoid_array({0})"),
+        reach=(_unit,)),
     _ew("relu", "relu", lambda a: np.maximum(a, 0.0), (lambda ans, a: (a > 0).astype(float),),
-        ("[{0} > 0]",), kink=lambda a: np.abs(a)),
-    _ew("abs", "abs", np.abs, (lambda ans, a: np.sign(a),), ("sign({0})",), kink=lambda a: np.abs(a)),
-    _ew("square", "square", np.square, (lambda ans, a: 2.0 * a,), ("2*{0}",)),
+        ("[{0} > 0]",), Code("({0} if not {0} < 0.0 else 0.0)", "np.maximum({0}, 0.0)",
+                             ("(1.0 if {0} > 0.0 else 0.0)",), ("({0} > 0).astype(float)",)),
+        kink=lambda a: np.abs(a)),
+    _ew("abs", "abs", np.abs, (lambda ans, a: np.sign(a),), ("sign({0})",),
+        _unary("fabs", "(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else {0} * 0.0)", "np.abs({0})", "np.sign({0})"),
+        kink=lambda a: np.abs(a)),
+    _ew("square", "square", np.square, (lambda ans, a: 2.0 * a,), ("2*{0}",),
+        Code("{0} * {0}", "np.square({0})", ("2.0 * {0}",), ("2.0 * {0}",))),
     _ew("maximum", "max", np.maximum, (_half_where_tie(True), _half_where_tie(False)),
-        ("[{0} > {1}] (1/2 at a tie)", "[{1} > {0}] (1/2 at a tie)"), kink=lambda a, b: np.abs(a - b)),
+        ("[{0} > {1}] (1/2 at a tie)", "[{1} > {0}] (1/2 at a tie)"),
+        Code("maximum({0}, {1})", "np.maximum({0}, {1})", (_TIE, _TIE.format("{1}", "{0}")),
+             (_TIE_NP, _TIE_NP.format("{1}", "{0}"))),
+        kink=lambda a, b: np.abs(a - b)),
     _ew("minimum", "min", np.minimum, (_half_where_tie(False), _half_where_tie(True)),
-        ("[{0} < {1}] (1/2 at a tie)", "[{1} < {0}] (1/2 at a tie)"), kink=lambda a, b: np.abs(a - b)),
+        ("[{0} < {1}] (1/2 at a tie)", "[{1} < {0}] (1/2 at a tie)"),
+        Code("minimum({0}, {1})", "np.minimum({0}, {1})", (_TIE.format("{1}", "{0}"), _TIE),
+             (_TIE_NP.format("{1}", "{0}"), _TIE_NP)),
+        kink=lambda a, b: np.abs(a - b)),
 ]
 
 
@@ -173,7 +258,9 @@ def _expand_to(g, shape, nb):
 
 
 def _sum_fwd(a, nb=0):
-    return np.sum(a, axis=_point_axes(a, nb)) if np.ndim(a) > nb else a
+    if np.ndim(a) <= nb:
+        return a
+    return np.sum(a) if nb == 0 else np.sum(a, axis=_point_axes(a, nb))
 
 
 def _axis(a, axis, nb):
@@ -189,6 +276,48 @@ def _sum_axis_fwd(a, axis, nb=0):
 
 def _sum_axis_back(g, ans, a, axis, nb=0):
     return np.broadcast_to(np.expand_dims(g, _axis(a, axis, nb)), np.shape(a))
+
+
+SMALL = 4096   # a sum's adjoint spread over at most this many elements is a new array, else a view
+
+
+def _spread(shape) -> str:
+    """g (a scalar) over `shape`: np.full is quicker on small arrays, a view costs no memory on large."""
+    return f"np.full({shape}, {{g}})" if int(np.prod(shape)) <= SMALL else f"np.broadcast_to({{g}}, {shape})"
+
+
+def _sum_back(g, ans, a, nb=0):
+    if nb == 0:
+        shape = np.shape(a)
+        return np.full(shape, g) if np.size(a) <= SMALL else np.broadcast_to(g, shape)
+    return _expand_to(g, np.shape(a), nb)
+
+
+def _sum_code(shapes, params):
+    if not shapes[0]:
+        return Code(fwd_np="{0}", vjp=("{g}",), jvp=("{t}",))
+    return Code(fwd_np="{0}.sum()", vjp=(_spread(shapes[0]),), jvp=("{t}.sum()",))
+
+
+def _sum_axis_code(shapes, params):
+    nd = len(shapes[0])
+    axis = params[0] + nd if params[0] < 0 else params[0]
+    return Code(fwd_np=f"np.sum({{0}}, axis={axis})",
+                vjp=(f"np.broadcast_to(np.expand_dims({{g}}, {axis}), {shapes[0]})",),
+                jvp=(f"np.sum({{t}}, axis={axis})",))
+
+
+def _mean_code(shapes, params):
+    n = max(1, int(np.prod(shapes[0])))
+    if not shapes[0]:
+        return Code(fwd_np="{0} / 1", vjp=("{g} / 1",), jvp=("{t} / 1",))
+    return Code(fwd_np=f"{{0}}.sum() / {n}", vjp=(_spread(shapes[0]) + f" / {n}",), jvp=(f"{{t}}.sum() / {n}",))
+
+
+def _transpose_code(shapes, params):
+    if len(shapes[0]) < 2:
+        return Code(fwd_np="{0}", vjp=("{g}",), jvp=("{t}",))
+    return Code(fwd_np="{0}.T", vjp=("{g}.T",), jvp=("{t}.T",))
 
 
 def _mean_fwd(a, nb=0):
@@ -300,16 +429,39 @@ def _sum_to(x, shape):
     return x.sum(axis=axes, keepdims=True) if axes else x
 
 
+# One point, vectors and matrices: the VJPs as numpy expressions, by the ranks of a and b.
+# The interpreter runs them as functions; the compiled code pastes them in.
+_MATMUL_VJP = {
+    (2, 2): ("{g} @ {1}.T", "{0}.T @ {g}"),
+    (1, 2): ("{1} @ {g}", "{0}[:, None] * {g}"),        # vector @ matrix: b's is an outer product
+    (2, 1): ("{g}[:, None] * {1}", "{0}.T @ {g}"),       # matrix @ vector
+    (1, 1): ("{g} * {1}", "{g} * {0}"),                  # dot product
+}
+_MATMUL_FAST = {ranks: tuple(eval("lambda g, a, b: " + t.format("a", "b", g="g"), {"np": np})  # noqa: S307
+                             for t in pair) for ranks, pair in _MATMUL_VJP.items()}
+
+
+def _matmul_code(shapes, params):
+    ranks = tuple(len(s) for s in shapes)
+    if ranks not in _MATMUL_VJP:
+        return None
+    return Code(fwd_np="{0} @ {1}", vjp=_MATMUL_VJP[ranks], jvp=("{t} @ {1}", "{0} @ {t}"))
+
+
 def _matmul_back_a(g, ans, a, b, nb=0):
-    if nb == 0 and np.ndim(a) == 2 and np.ndim(b) == 2:
-        return g @ b.T
+    if nb == 0:
+        fast = _MATMUL_FAST.get((np.ndim(a), np.ndim(b)))
+        if fast is not None:
+            return fast[0](g, a, b)
     A, B, G = _matmul_grad_g(g, a, b, nb)
     return _sum_to(G @ np.swapaxes(B, -1, -2), A.shape).reshape(np.shape(a))
 
 
 def _matmul_back_b(g, ans, a, b, nb=0):
-    if nb == 0 and np.ndim(a) == 2 and np.ndim(b) == 2:
-        return a.T @ g
+    if nb == 0:
+        fast = _MATMUL_FAST.get((np.ndim(a), np.ndim(b)))
+        if fast is not None:
+            return fast[1](g, a, b)
     A, B, G = _matmul_grad_g(g, a, b, nb)
     return _sum_to(np.swapaxes(A, -1, -2) @ G, B.shape).reshape(np.shape(b))
 
@@ -367,39 +519,43 @@ def _stack_tangent(k):
     return place
 
 
-def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None):
+def _shaped(name, symbol, fwd, vjp, jvp, formula, params=(), kink=None, code=None):
     return Op(name, symbol, len(vjp), fwd, tuple(formula), vjp=tuple(vjp), jvp=tuple(jvp),
-              params=params, kink=kink)
+              params=params, kink=kink, code=code)
 
 
 _mm_a_t = lambda t, ans, a, b, nb=0: _matmul(t, b, nb)  # noqa: E731  (linear in each argument)
 _mm_b_t = lambda t, ans, a, b, nb=0: _matmul(a, t, nb)  # noqa: E731
 
+_SOFTMAX_VJP = "{out} * ({g} - np.sum({g} * {out}, axis=-1, keepdims=True))"
+
 SHAPED = [
     _shaped("matmul", "@", _matmul, (_matmul_back_a, _matmul_back_b), (_mm_a_t, _mm_b_t),
-            ("(·) @ {1}ᵀ", "{0}ᵀ @ (·)")),
-    _shaped("sum", "sum", _sum_fwd,
-            (lambda g, ans, a, nb=0: _expand_to(g, np.shape(a), nb),),
-            (lambda t, ans, a, nb=0: _sum_fwd(t, nb),), ("1 (each element)",)),
+            ("(·) @ {1}ᵀ", "{0}ᵀ @ (·)"), code=_matmul_code),
+    _shaped("sum", "sum", _sum_fwd, (_sum_back,),
+            (lambda t, ans, a, nb=0: _sum_fwd(t, nb),), ("1 (each element)",), code=_sum_code),
     _shaped("sum_axis", "sum", _sum_axis_fwd, (_sum_axis_back,),
             (lambda t, ans, a, axis, nb=0: _sum_axis_fwd(t, axis, nb),), ("1 (each element)",),
-            params=("axis",)),
+            params=("axis",), code=_sum_axis_code),
     _shaped("mean", "mean", _mean_fwd, (_mean_back,), (lambda t, ans, a, nb=0: _mean_fwd(t, nb),),
-            ("1/n (each element)",)),
+            ("1/n (each element)",), code=_mean_code),
     _shaped("max_reduce", "max", _max_fwd,
             (lambda g, ans, a, nb=0: _expand_to(g, np.shape(a), nb) * _max_share(ans, a, nb),),
             (lambda t, ans, a, nb=0: _sum_fwd(t * _max_share(ans, a, nb), nb),),
             ("[{0} is the max] / (number of maxima)",),
             kink=lambda a: _ties_gap(a)),
     _shaped("softmax", "softmax", _softmax, (_softmax_back,),
-            (lambda t, ans, a, nb=0: _softmax_back(t, ans, a, nb),), ("diag(s) - s sᵀ, s = softmax({0})",)),
+            (lambda t, ans, a, nb=0: _softmax_back(t, ans, a, nb),), ("diag(s) - s sᵀ, s = softmax({0})",),
+            code=Code(vjp=(_SOFTMAX_VJP,), jvp=(_SOFTMAX_VJP.replace("{g}", "{t}"),))),
     _shaped("log_softmax", "log_softmax", _log_softmax, (_log_softmax_back,), (_log_softmax_tangent,),
-            ("I - 1 softmax({0})ᵀ",)),
+            ("I - 1 softmax({0})ᵀ",),
+            code=Code(vjp=("{g} - np.exp({out}) * np.sum({g}, axis=-1, keepdims=True)",),
+                      jvp=("{t} - np.sum(np.exp({out}) * {t}, axis=-1, keepdims=True)",))),
     _shaped("logsumexp", "logsumexp", _logsumexp,
             (lambda g, ans, a, nb=0: np.asarray(g)[..., None] * _softmax(a),),
             (lambda t, ans, a, nb=0: np.sum(_softmax(a) * t, axis=-1),), ("softmax({0})ᵀ",)),
     _shaped("transpose", "transpose", _transpose, (lambda g, ans, a, nb=0: _transpose(g, nb),),
-            (lambda t, ans, a, nb=0: _transpose(t, nb),), ("transpose (·)",)),
+            (lambda t, ans, a, nb=0: _transpose(t, nb),), ("transpose (·)",), code=_transpose_code),
     _shaped("index", "index", _index, (_index_back, None),
             (lambda t, ans, a, i, nb=0: _index(t, i, nb), None), ("one-hot(i) per row", None)),
 ]

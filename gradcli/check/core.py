@@ -31,6 +31,7 @@ computed there (`magnitude`); docs/check.md has the numbers.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -299,7 +300,7 @@ def batch_fn(program, flat: Flat, u: int, uvec=None):
         if B == 1:      # one point: the engine's single-point path, a batch axis added after
             pt = {i: np.asarray(v, dtype=float) for i, v in flat.point.items()}
             pt.update({x: v[()] if v.ndim == 0 else v for x, v in flat.unpack(X[0]).items()})
-            y = np.asarray(engine.forward(program, pt)[u], dtype=float)[None]
+            y = np.asarray(engine.value(program, pt, u), dtype=float)[None]
         else:
             vals = engine.forward(program, flat.batch(X), nb=1)
             y = np.asarray(vals[u], dtype=float)
@@ -533,6 +534,7 @@ class Checker:
         adj = engine.backward(prog, vals, u, seed=uvec if uval.ndim else None, wrt=wrt)
         rev = sum(float(np.vdot(np.broadcast_to(adj[x], np.shape(wd[x])), wd[x]))
                   for x in wrt if adj[x] is not None)
+        del adj         # every adjoint, tangent and FD value is as large as the input: one set at a time
         tan = engine.tangents(prog, vals, {x: (wd[x][()] if not np.shape(wd[x]) else wd[x]) for x in wrt},
                               stop=u)
         t = tan[u]
@@ -545,6 +547,7 @@ class Checker:
         f, unresolved = float(f), np.array([bool(unresolved)])
         with np.errstate(all="ignore"):
             max_t = max_step(prog, vals, tan, kinks) / f if kinks else None
+        del tan, t
         f0 = np.array([float(np.vdot(np.broadcast_to(uval, np.shape(uvec)), uvec))])
         def directional(mag):
             return fd.directional(batch_fn(prog, flat, u, np.asarray(uvec)), x0, f * w[None, :], self.method,
@@ -556,7 +559,8 @@ class Checker:
         r = directional(None)
         jitter = np.zeros((1, 1))
         if not unresolved[0] and not (abs(r.value[0, 0] / f - rev) <= self.atol + self.rtol * abs(rev)):
-            r = directional(magnitude(prog, vals, u, adjoints=[adj]))
+            adj = engine.backward(prog, vals, u, seed=uvec if uval.ndim else None, wrt=wrt)   # again, as rarely
+            r = directional(magnitude(prog, vals, u, adjoints=[adj]))                         # as it is needed
             if abs(r.value[0, 0] / f - rev) > r.error[0, 0] / f:       # AD known no better than this?
                 step = JITTER * float(np.max(np.spacing(np.abs(x0)) / np.abs(w)))
                 for sign in (1.0, -1.0):
@@ -728,16 +732,23 @@ class Checker:
 
 # ---------------------------------------------------------------- points
 
-def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tuple[list[dict], list[str]]:
-    """n random points where the outputs and every claim are finite, redrawn up to a limit."""
+def draw(program: Program, base: dict, n: int, rng: np.random.Generator, cost: int = 1):
+    """n random points where the outputs and every claim are finite, redrawn up to a limit:
+    an iterator of (point, its values or None), and the notes it leaves (filled once the
+    iterator is spent).
+
+    The first round's candidates are drawn from `rng` at once (before the checker draws its
+    own directions); they are evaluated lazily, a chunk at a time that fits fd.BUDGET
+    numbers (`cost`: how many one evaluation holds), and only until n are found.  A large
+    input is evaluated one candidate at a time, and that evaluation is the point's values.
+    """
+    notes: list[str] = []
     if n <= 0:
-        return [], []
+        return iter(()), notes
     check_ids = list(program.outputs) + [c.node for c in program.claims]
     fixed = fixed_inputs(program)
-    found: list[dict] = []
-    tried = 0
-    for _ in range(REDRAW_ROUNDS):
-        B = max(2 * (n - len(found)), 4)
+
+    def candidates(B):
         cand = {}
         for i in program.inputs:
             shape = np.shape(base[i])
@@ -745,26 +756,59 @@ def draw(program: Program, base: dict, n: int, rng: np.random.Generator) -> tupl
                 cand[i] = np.broadcast_to(np.asarray(base[i], dtype=float), (B,) + shape).copy()
                 continue
             lo, hi = domain(program, i, base[i])
-            cand[i] = lo + (hi - lo) * rng.random((B,) + shape)
+            c = rng.random((B,) + shape)            # lo + (hi - lo) * u, in place: no copies
+            c *= hi - lo
+            c += lo
             # an open interval: a draw exactly at an end is vanishingly rare but possible
-            cand[i] = np.clip(cand[i], np.nextafter(lo, hi), np.nextafter(hi, lo))
-        try:
-            vals = engine.forward(program, cand, nb=1)
-        except GradError as err:
-            return found, [f"random points could not be evaluated: {err.message}"]
-        ok = np.ones(B, dtype=bool)
-        with np.errstate(all="ignore"):
-            for i in check_ids:
-                v = np.broadcast_to(np.asarray(vals[i], dtype=float), (B,) + np.shape(vals[i])[1:])
-                ok &= np.isfinite(v).reshape(B, -1).all(axis=1)
-        tried += B
-        for b in np.flatnonzero(ok):
-            if len(found) < n:
-                found.append({i: (cand[i][b][()] if cand[i][b].ndim == 0 else cand[i][b]) for i in program.inputs})
-        if len(found) >= n:
-            return found, []
-    return found, [f"only {len(found)} of {n} random points were usable: the function or a claim "
-                   f"is undefined (NaN or infinite) at the other {tried - len(found)} points drawn"]
+            cand[i] = np.clip(c, np.nextafter(lo, hi), np.nextafter(hi, lo), out=c)
+        return cand
+
+    def point(cand, b):
+        return {i: (cand[i][b][()] if cand[i][b].ndim == 0 else cand[i][b]) for i in program.inputs}
+
+    chunk = max(1, fd.BUDGET // max(cost, 1))
+    first = candidates(max(2 * n, 4))
+
+    def points():
+        found = tried = 0
+        for r in range(REDRAW_ROUNDS):
+            B = max(2 * (n - found), 4)
+            cand = first if r == 0 else candidates(B)
+            for lo in range(0, B, chunk):
+                hi = min(B, lo + chunk)
+                try:
+                    if hi - lo == 1:
+                        pt = point(cand, lo)
+                        vals = engine.forward(program, pt)
+                        usable = [(pt, vals)] if engine.all_finite([vals[i] for i in check_ids]) else []
+                    else:
+                        usable = _usable(program, {i: c[lo:hi] for i, c in cand.items()}, check_ids)
+                        usable = [(point(cand, lo + b), None) for b in usable]
+                except GradError as err:
+                    notes.append(f"random points could not be evaluated: {err.message}")
+                    return
+                for pt, vals in usable:
+                    yield pt, vals
+                    found += 1
+                    if found >= n:
+                        return
+            tried += B
+        notes.append(f"only {found} of {n} random points were usable: the function or a claim "
+                     f"is undefined (NaN or infinite) at the other {tried - found} points drawn")
+
+    return points(), notes
+
+
+def _usable(program, cand: dict, check_ids) -> np.ndarray:
+    """Which of a batch of candidate points give finite outputs and claims."""
+    B = len(next(iter(cand.values())))
+    vals = engine.forward(program, cand, nb=1)
+    ok = np.ones(B, dtype=bool)
+    with np.errstate(all="ignore"):
+        for i in check_ids:
+            v = np.broadcast_to(np.asarray(vals[i], dtype=float), (B,) + np.shape(vals[i])[1:])
+            ok &= np.isfinite(v).reshape(B, -1).all(axis=1)
+    return np.flatnonzero(ok)
 
 
 # ---------------------------------------------------------------- entry points
@@ -786,18 +830,19 @@ def check_program(program: Program, base: dict, *, random: int = RANDOM, seed: i
     rng = np.random.default_rng(seed)
     vals = engine.forward(program, base)
     engine.require_finite(program, vals, program.outputs)
-    points = [(label, base, vals)]
-    randoms, notes = draw(program, base, random, rng)
-    report.notes.extend(notes)
-    for k, pt in enumerate(randoms):
-        points.append((f"random {k + 1}", pt, None))
+    randoms, notes = draw(program, base, random, rng, point_cost(vals))
     checker = Checker(program, report.mode, method, rtol, atol, rng)
+    points = itertools.chain([(label, base, vals)],
+                             ((f"random {k + 1}", pt, v) for k, (pt, v) in enumerate(randoms)))
+    del vals          # one point's values alive at a time (a large input's are large)
     for p, (lab, pt, vals) in enumerate(points):
         if vals is None:
             vals = engine.forward(program, pt)
         report.points.append(Point(lab, {program.nodes[i].name: pt[i] for i in program.inputs}))
         for block in checker.blocks(pt, vals):
             report.rows.extend(checker.rows(block, p))
+        del vals
+    report.notes.extend(notes)
     return report
 
 

@@ -8,7 +8,7 @@ import click
 
 from ..options import AT, EXAMPLE, SEED, each_file, json_text, with_examples
 
-FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html"]
+FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html", "python"]
 
 
 @click.command("graph")
@@ -36,7 +36,8 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
     the op table's formula for the local partial and its value.  --paths shows
     reverse mode as a sum over paths.  dot, mermaid, svg and png draw the same
     graph (svg and png need Graphviz's `dot` program).  html writes one page that
-    steps through the forward and reverse sweeps in a browser.
+    steps through the forward and reverse sweeps in a browser.  python prints the
+    forward and reverse code the engine compiles, runnable, the file's names as comments.
     """
     files = with_examples(files, examples)
     from . import render as gr
@@ -69,6 +70,10 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
         emit(json_text(files, reports, gr.to_json), output)
     elif fmt == "dot":
         emit("".join(gr.dot(r) for r in reports), output)
+    elif fmt == "python":
+        from .python import render
+
+        emit("\n\n".join(render(r) for r in reports), output)
     else:
         emit("\n".join(gr.mermaid(r) for r in reports), output)
     sys.exit(status)

@@ -158,6 +158,7 @@ class GraphView:
     vals: list = field(default=None, repr=False)     # the engine's values, for paths()
     source: object = field(default=None, repr=False)  # the file's errors.Source (its lines)
     sweeps: object = None     # sweep.Sweeps, step by step (`--format html`)
+    program: object = field(default=None, repr=False)  # for --format python
 
     @property
     def scalar(self) -> bool:
@@ -296,7 +297,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
         if live[node.id]:
             a = adj[node.id]
             adjoint = np.broadcast_to(0.0, shape) if a is None else a   # a symbolic zero, not an array
-            adjoint = adjoint[()] if np.ndim(adjoint) == 0 else adjoint
+            adjoint = np.asarray(adjoint)[()] if np.ndim(adjoint) == 0 else adjoint
             tangents = {}
             for x, tan in tans.items():
                 t = tan[node.id]
@@ -329,7 +330,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     gv = GraphView(file or program.source.name,
                    {nodes[i].name: point[i] for i in program.inputs},
                    nodes[out].name, out, mode, [nodes[x].name for x in wrt], rows, edges, [],
-                   vals=vals, source=program.source)
+                   vals=vals, source=program.source, program=program)
     _attach_claims(program, vals, gv)
     return gv
 

@@ -31,13 +31,84 @@ SPELLED = {"ln": "the natural log is log(...)", "cot": "write cos(x)/sin(x)", "s
 
 
 class Node:
-    __slots__ = ("id", "name", "kind", "op", "args", "params", "start", "end", "value", "generated")
+    """One node: `id`, `name` (the file's, or a generated `_N`), `kind` (input, const, op),
+    `op` and its `args` (node ids) and `params`, the source span `start`-`end`, a const's
+    `value`, and whether the name was `generated`.
+
+    Stored lean, as a large file has millions of them: the arguments in two slots rather
+    than a tuple, the span as one packed int, a generated name as its number N."""
+
+    __slots__ = ("id", "_name", "kind", "op", "_a", "_b", "params", "_span", "value")
 
     def __init__(self, id, name, kind, op=None, args=(), params=(), start=0, end=0,
                  value=None, generated=False):
-        self.id, self.name, self.kind, self.op = id, name, kind, op
-        self.args, self.params, self.start, self.end = args, params, start, end
-        self.value, self.generated = value, generated
+        self.id, self.kind, self.op, self.params, self.value = id, kind, op, params, value
+        self.args = args
+        self._span = start << 32 | end
+        if generated and type(name) is str and name[1:].isdigit() and name[1:2] != "0":
+            name = int(name[1:])
+        self._name = name                  # a str, or N for the generated name _N
+
+    @property
+    def name(self) -> str:
+        n = self._name
+        return n if type(n) is str else f"_{n}"
+
+    @name.setter
+    def name(self, value: str):
+        self._name = value
+
+    @property
+    def generated(self) -> bool:
+        return type(self._name) is int
+
+    @generated.setter
+    def generated(self, value: bool):
+        if value != self.generated:
+            if value:
+                raise ValueError("a node's name becomes generated only when it is made")
+            self._name = self.name
+
+    @property
+    def args(self) -> tuple:
+        a = self._a
+        if a is None:
+            return ()
+        if type(a) is tuple:
+            return a
+        b = self._b
+        return (a,) if b is None else (a, b)
+
+    @args.setter
+    def args(self, args):
+        n = len(args)
+        self._a, self._b = (args[0], None) if n == 1 else (args[0], args[1]) if n == 2 else \
+            (None, None) if n == 0 else (tuple(args), None)
+
+    @property
+    def start(self) -> int:
+        return self._span >> 32
+
+    @start.setter
+    def start(self, value: int):
+        self._span = value << 32 | (self._span & 0xFFFFFFFF)
+
+    @property
+    def end(self) -> int:
+        return self._span & 0xFFFFFFFF
+
+    @end.setter
+    def end(self, value: int):
+        self._span = (self._span >> 32) << 32 | value
+
+    @classmethod
+    def generated_op(cls, id: int, number: int, op, a, b, start: int, end: int) -> "Node":
+        """Node(id, number, "op", op, args, (), start, end) faster: args (a,) if b is None
+        else (a, b) (the parser's hot path)."""
+        node = cls.__new__(cls)
+        node.id, node._name, node.kind, node.op, node._a, node._b = id, number, "op", op, a, b
+        node.params, node._span, node.value = (), start << 32 | end, None
+        return node
 
     def __repr__(self):  # pragma: no cover - debugging aid
         what = self.op.name if self.op else self.kind
@@ -109,17 +180,18 @@ class Builder:
         self.materialised: dict[str, int] = {}   # named constants made into nodes
         self.taken: set[str] = set()
         self.counter = 0
+        self.const_names = False                 # has a `const` been defined
 
     # ------------------------------------------------------------ helpers
     def error(self, message, start, end=None, hint=None):
         return GradError(message, self.source, start, end, hint)
 
-    def gensym(self) -> str:
+    def gensym(self) -> int:
+        """N of the next generated name _N that the file does not use itself."""
         while True:
             self.counter += 1
-            name = f"_{self.counter}"
-            if name not in self.taken:
-                return name
+            if f"_{self.counter}" not in self.taken:
+                return self.counter
 
     def add(self, kind, name=None, op=None, args=(), params=(), start=0, end=0, value=None):
         if len(self.nodes) >= MAX_NODES:
@@ -127,7 +199,7 @@ class Builder:
                              hint="a def that calls itself through others expands exponentially")
         nid = len(self.nodes)
         if name is None:
-            self.nodes.append(Node(nid, self.gensym(), kind, op, args, params, start, end, value, True))
+            self.nodes.append(Node(nid, self.gensym(), kind, op, args, params, start, end, value))
         else:
             self.nodes.append(Node(nid, name, kind, op, args, params, start, end, value, False))
         return nid
@@ -145,11 +217,13 @@ class Builder:
     def define(self, name, start, end, item):
         text = name[0]
         if text in self.names:
-            line, col = self.source.line_col(self.where[text])
+            line, col = self.source.line_col(self.where.get(text, name[1]))
             raise self.error(f"'{text}' is already defined (line {line}, column {col})", name[1], name[2],
                              hint="each name is assigned once; choose a new name")
         self.names[text] = item
         self.where[text] = name[1]
+        if type(item) is Const:
+            self.const_names = True
 
     # ------------------------------------------------------------ expressions
     def resolve(self, ex, env):
@@ -318,6 +392,14 @@ class Builder:
 
     # ------------------------------------------------------------ statements
     def build(self, statements) -> Program:
+        self.begin(statements)
+        for st in statements:
+            self.statement(st)
+        return self.finish()
+
+    def begin(self, statements) -> None:
+        """What lowering needs from the whole file first: the names it assigns (generated
+        names skip them) and its defs (callable before their line)."""
         src = self.source
         if not statements:
             raise GradError("empty file: nothing to evaluate", src, 0,
@@ -336,78 +418,94 @@ class Builder:
                 if len(set(params)) != len(params):
                     raise self.error("a def's parameters must have different names", st[1], st[2])
                 self.defs[name[0]] = (params, st[5], st)
-        inputs, defaults, domains, outputs = [], {}, {}, []
-        last_assign = None
-        claims = []
-        for st in statements:
-            kind = st[0]
-            if kind == "input":
-                name, domain, default = st[3], st[4], st[5]
-                value = None if default is None else self.constant(default, "an input's default")
-                nid = self.add("input", name[0], start=st[1], end=st[2])
-                self.define(name, st[1], st[2], nid)
-                inputs.append(nid)
-                if value is not None:
-                    defaults[nid] = value
-                if domain is not None:
-                    lo = self.constant(domain[0], "the domain's lower end")
-                    hi = self.constant(domain[1], "the domain's upper end")
-                    span = (domain[0][1], domain[1][2])
-                    try:
-                        shape = np.broadcast_shapes(np.shape(lo), np.shape(hi), np.shape(value))
-                    except ValueError:
-                        raise self.error("the domain's ends do not fit the input's shape "
-                                         f"{np.shape(value)}", *span) from None
-                    if value is not None and shape != np.shape(value):
-                        raise self.error(f"the domain's ends do not fit the input's shape {np.shape(value)}",
-                                         *span)
-                    if not np.all(np.asarray(lo) < np.asarray(hi)):
-                        raise self.error("the domain (LO, HI) needs LO < HI", *span)
-                    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-                        raise self.error("the domain (LO, HI) must be finite", *span)
-                    domains[nid] = (lo, hi)
-            elif kind == "const":
-                value = self.constant(st[4], "a const")
-                self.define(st[3], st[1], st[2], Const(value, st[1], st[2], st[3][0]))
-            elif kind == "assign":
-                mark = len(self.nodes)
-                item = self.lower(st[4])
-                name = st[3][0]
-                if isinstance(item, Const):
-                    item = Const(item.value, st[1], st[2], name)
-                    item = self.node_of(item)
-                elif item >= mark and self.nodes[item].generated:
-                    node = self.nodes[item]
-                    node.name, node.generated = name, False
-                else:
-                    item = self.add("op", name, OPS["id"], (item,), start=st[1], end=st[2])
-                self.define(st[3], st[1], st[2], item)
-                last_assign = item
-            elif kind == "output":
-                for name in st[3]:
-                    nid = self.names.get(name[0])
-                    if nid is None:
-                        raise self.error(f"output '{name[0]}' is not defined", name[1], name[2],
-                                         hint=did_you_mean(name[0], self.names))
-                    if isinstance(nid, Const) or self.nodes[nid].kind == "const":
-                        raise self.error(f"output '{name[0]}' is a constant: nothing to differentiate",
-                                         name[1], name[2])
-                    if nid not in outputs:
-                        outputs.append(nid)
-            elif kind in ("claim_total", "claim_partial"):
-                claims.append(st)
-        if not inputs:
+        self.reset()
+
+    def reset(self) -> None:
+        """The statements' results so far: none."""
+        self.inputs, self.defaults, self.domains, self.outputs = [], {}, {}, []
+        self.last_assign = None
+        self.claims = []
+
+    def statement(self, st) -> None:
+        """One statement, in file order (claims are kept for finish())."""
+        kind = st[0]
+        if kind == "input":
+            name, domain, default = st[3], st[4], st[5]
+            value = None if default is None else self.constant(default, "an input's default")
+            nid = self.add("input", name[0], start=st[1], end=st[2])
+            self.define(name, st[1], st[2], nid)
+            self.inputs.append(nid)
+            if value is not None:
+                self.defaults[nid] = value
+            if domain is not None:
+                lo = self.constant(domain[0], "the domain's lower end")
+                hi = self.constant(domain[1], "the domain's upper end")
+                span = (domain[0][1], domain[1][2])
+                try:
+                    shape = np.broadcast_shapes(np.shape(lo), np.shape(hi), np.shape(value))
+                except ValueError:
+                    raise self.error("the domain's ends do not fit the input's shape "
+                                     f"{np.shape(value)}", *span) from None
+                if value is not None and shape != np.shape(value):
+                    raise self.error(f"the domain's ends do not fit the input's shape {np.shape(value)}",
+                                     *span)
+                if not np.all(np.asarray(lo) < np.asarray(hi)):
+                    raise self.error("the domain (LO, HI) needs LO < HI", *span)
+                if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+                    raise self.error("the domain (LO, HI) must be finite", *span)
+                self.domains[nid] = (lo, hi)
+        elif kind == "const":
+            value = self.constant(st[4], "a const")
+            self.define(st[3], st[1], st[2], Const(value, st[1], st[2], st[3][0]))
+        elif kind == "assign":
+            mark = len(self.nodes)
+            self.assign(st[3], st[1], st[2], self.lower(st[4]), mark)
+        elif kind == "output":
+            for name in st[3]:
+                nid = self.names.get(name[0])
+                if nid is None:
+                    raise self.error(f"output '{name[0]}' is not defined", name[1], name[2],
+                                     hint=did_you_mean(name[0], self.names))
+                if isinstance(nid, Const) or self.nodes[nid].kind == "const":
+                    raise self.error(f"output '{name[0]}' is a constant: nothing to differentiate",
+                                     name[1], name[2])
+                if nid not in self.outputs:
+                    self.outputs.append(nid)
+        elif kind in ("claim_total", "claim_partial"):
+            self.claims.append(st)
+
+    def assign(self, name, start, end, item, mark) -> None:
+        """`name = EXPR` once EXPR is lowered to `item` (nodes from `mark` on are its own)."""
+        text = name[0]
+        if isinstance(item, Const):
+            item = Const(item.value, start, end, text)
+            item = self.node_of(item)
+        elif item >= mark and self.nodes[item].generated:
+            self.nodes[item].name = text
+        else:
+            item = self.add("op", text, OPS["id"], (item,), start=start, end=end)
+        self.define(name, start, end, item)
+        self.last_assign = item
+
+    def finish(self) -> Program:
+        src = self.source
+        if not self.inputs:
             raise GradError("nothing to differentiate: the file declares no input", src, 0,
                             hint="declare one with `input x = 1`")
+        outputs = self.outputs
         if not outputs:
-            if last_assign is None:
+            if self.last_assign is None:
                 raise GradError("nothing to differentiate: the file assigns no node", src, 0,
                                 hint="add a node such as `y = x*x`")
-            outputs = [last_assign]
-        names = {k: v for k, v in self.names.items() if not isinstance(v, Const)}
-        names.update(self.materialised)  # named constants that some op uses
-        program = Program(src, self.nodes, len(self.nodes), names, inputs, outputs, defaults, domains)
-        for st in claims:
+            outputs = [self.last_assign]
+        if self.const_names or self.materialised:
+            names = {k: v for k, v in self.names.items() if not isinstance(v, Const)}
+            names.update(self.materialised)  # named constants that some op uses
+        else:
+            names = self.names               # node ids only (a large file: no copy)
+        program = Program(src, self.nodes, len(self.nodes), names, self.inputs, outputs, self.defaults,
+                          self.domains)
+        for st in self.claims:
             program.claims.append(self.claim(st, program))
         return program
 
@@ -501,7 +599,7 @@ def bind(program: Program, at=(), seed: int = 0, values: dict | None = None) -> 
                                 hint=f"give one with --at {node.name}=VALUE, or a default: "
                                      f"input {node.name} = VALUE")
         value = np.asarray(value, dtype=float)
-        point[nid] = value[()] if value.ndim == 0 else value
+        point[nid] = float(value) if value.ndim == 0 else value
     return point
 
 
@@ -519,10 +617,14 @@ def no_gc():
 
 
 def build(source: Source, seed: int = 0) -> Program:
+    """The program of a file: the one-pass fast path (language/fast.py) where it can promise
+    the same result, else parse then build (which also reports every error)."""
+    from . import fast
+
     with no_gc():
-        program = Builder(source, seed).build(parse(source))
-        from ..autodiff.engine import plan
-        plan(program)
+        program = fast.build(source, seed)
+        if program is None:
+            program = Builder(source, seed).build(parse(source))
     return program
 
 
