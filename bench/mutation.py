@@ -41,8 +41,10 @@ EQUIVALENT = ROOT / "bench" / "mutation_equivalent.txt"
 
 # module short name -> (path, its own tests)
 MODULES = {
-    "ops": ("gradcli/autodiff/ops.py", ["tests/test_engine.py", "tests/test_examples.py"]),
-    "engine": ("gradcli/autodiff/engine.py", ["tests/test_engine.py", "tests/test_examples.py"]),
+    "ops": ("gradcli/autodiff/ops.py", ["tests/test_ops.py", "tests/test_engine.py", "tests/test_examples.py",
+                                       "tests/test_compile.py", "tests/test_graph.py"]),
+    "engine": ("gradcli/autodiff/engine.py", ["tests/test_engine.py", "tests/test_ops.py", "tests/test_examples.py",
+                                             "tests/test_compile.py"]),
     "fd": ("gradcli/autodiff/fd.py", ["tests/test_fd.py", "tests/test_check.py", "tests/test_fd_singular.py"]),
     "tasks": ("gradcli/grade/tasks.py", ["tests/test_grade.py", "tests/test_grade_students.py"]),
     "notes": ("gradcli/grade/notes.py", ["tests/test_grade.py", "tests/test_grade_students.py",
@@ -154,7 +156,20 @@ def diff(m: Mutant) -> str:
     path = MODULES[m.module][0]
     before = (ast.unparse(ast.parse((ROOT / path).read_text(encoding="utf-8"))) + "\n").splitlines(True)
     after = (mutated_source(m) + "\n").splitlines(True)
-    return "".join(difflib.unified_diff(before, after, f"{path} (original)", f"{m.id}", n=0))
+    lines = list(difflib.unified_diff(before, after, f"{path} (original)", f"{m.id}", n=0))
+    old = [x for x in lines if x.startswith("-") and not x.startswith("---")]
+    new = [x for x in lines if x.startswith("+") and not x.startswith("+++")]
+    if len(old) == len(new) == 1 and max(len(old[0]), len(new[0])) > 160:     # a long line: around the change
+        a, b = old[0][1:].rstrip("\n"), new[0][1:].rstrip("\n")
+        i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        j = next((k for k, (x, y) in enumerate(zip(a[::-1], b[::-1])) if x != y or k >= min(len(a), len(b)) - i),
+                 0)
+        lo = max(0, i - 60)
+        cut = [("…" if lo else "") + t[lo:len(t) - j + 60] + ("…" if len(t) - j + 60 < len(t) else "") + "\n"
+               for t in (a, b)]
+        lines = [x for x in lines if not x.startswith(("-", "+")) or x.startswith(("---", "+++"))]
+        lines[3:3] = ["-" + cut[0], "+" + cut[1]]
+    return "".join(lines)
 
 
 def _replace(tree, old, new):
