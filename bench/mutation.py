@@ -216,22 +216,32 @@ def _copy(dest: Path) -> Path:
     return dest
 
 
+def _pytest(copy: Path, tests: list[str], timeout: float):
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1",
+           "HYPOTHESIS_PROFILE": "ci"}
+    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            *[t for t in tests if (copy / t).exists()]]
+    return subprocess.run(args, cwd=copy, env=env, capture_output=True, timeout=timeout)
+
+
 def run(m: Mutant, copy: Path, tests: list[str], timeout: float) -> str:
     """'killed', 'survived' or 'timeout' (counted as killed), in the private copy `copy`."""
     target = copy / MODULES[m.module][0]
     original = target.read_text(encoding="utf-8")
     target.write_text(mutated_source(m), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1",
-           "HYPOTHESIS_PROFILE": "ci"}
-    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            *[t for t in tests if (copy / t).exists()]]
     try:
-        done = subprocess.run(args, cwd=copy, env=env, capture_output=True, timeout=timeout)
-        return "survived" if done.returncode == 0 else "killed"
+        return "survived" if _pytest(copy, tests, timeout).returncode == 0 else "killed"
     except subprocess.TimeoutExpired:
         return "timeout"
     finally:
         target.write_text(original, encoding="utf-8")
+
+
+def baseline(copy: Path, tests: list[str], timeout: float) -> str | None:
+    """None when the tests pass on the unmutated copy, else pytest's last lines: a mutant is only
+    'killed' if the same tests pass without it."""
+    done = _pytest(copy, tests, timeout)
+    return None if done.returncode == 0 else done.stdout.decode(errors="replace")[-2000:]
 
 
 def main(argv=None) -> int:
@@ -268,6 +278,11 @@ def main(argv=None) -> int:
     work = [m for m in chosen if m.id not in equiv]
     with tempfile.TemporaryDirectory(prefix="gradcli-mutation-") as tmp:
         copies = [_copy(Path(tmp) / f"copy{j}") for j in range(max(1, args.jobs))]
+        for tests in dict.fromkeys(tuple(["tests"] if args.suite else MODULES[mod][1]) for mod in args.modules):
+            failing = baseline(copies[0], list(tests), args.timeout)
+            if failing is not None:
+                print(f"the tests fail without any mutant ({' '.join(tests)}): fix them first\n{failing}")
+                return 2
         free = list(copies)
         import threading
         lock = threading.Lock()
