@@ -408,7 +408,7 @@ def test_exit_codes(tmp_path):
     assert ok.exit_code == 0 and "✓ all agree" in ok.output
     wrong = cli(str(WRONG))
     assert wrong.exit_code == 1
-    assert f"✗ 5 mismatches in 10 comparisons at 5 points: claim d(loss)/d(x) is wrong ({WRONG}:10)" in wrong.output
+    assert "✗ 5 mismatches" in wrong.stdout and f"claim d(loss)/d(x) is wrong ({WRONG}:10)" in wrong.stdout
     bad = cli(write(tmp_path, "input x = 1\ny = x +\n"))
     assert bad.exit_code == 2 and "f.grad:2:" in bad.stderr and "error:" in bad.stderr
     assert "Traceback" not in bad.output

@@ -449,7 +449,9 @@ def test_a_hard_linked_answer_is_refused_for_one_student_too(tmp_path):
     res = CliRunner().invoke(main, ["grade", str(ex), "--answers", str(mine), "--format", "json"])
     assert res.exit_code == 1 and "a hard link" in json.loads(res.stdout)["exercises"][0]["error"]
     os.unlink(tmp_path / "other.grad")
-    assert CliRunner().invoke(main, ["grade", str(ex), "--answers", str(mine)]).exit_code == 0
+    res = CliRunner().invoke(main, ["grade", str(ex), "--answers", str(mine), "--format", "json"])
+    data = json.loads(res.stdout)
+    assert res.exit_code == 0 and data["passed"] and data["score"] == data["max_score"] == 7
 
 
 def test_submissions_with_no_student_folder_is_bad_input(tmp_path):
