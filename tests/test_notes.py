@@ -89,6 +89,12 @@ def test_sig_ok_zero_is_relative_to_the_largest_entry_of_each_point():
     assert got.tolist() == [[True, True], [True, False]]
 
 
+def test_sig_ok_of_plain_numbers():
+    assert bool(notes.sig_ok(np.pi, 3.1416, 5)) and not bool(notes.sig_ok(np.pi, 3.1416, 6))
+    assert bool(notes.sig_ok(0.0, 4e-5, 4)) and not bool(notes.sig_ok(0.0, 6e-5, 4))
+    assert notes.digits(np.pi, 3.14, 6) == 3
+
+
 def test_sig_ok_skips_non_finite_expected_entries():
     got = notes.sig_ok(np.array([[np.inf, np.nan, 1.0]]), np.array([[0.0, 5.0, 2.0]]), 3)
     assert got.tolist() == [[True, True, False]]
@@ -134,6 +140,23 @@ def test_generic_names_a_constant_factor():
     g = 2.5 * e
     note, message = notes.generic(e, g, same_as(g))
     assert note == notes.FACTOR and "2.5 times the expected value" in message
+
+
+@pytest.mark.parametrize("factor", [2.0, -3.0, 0.1])
+def test_generic_names_any_factor_other_than_one_and_zero(factor):
+    e = np.array([[1.0, 2.0], [3.0, -4.0]])
+    g = factor * e
+    note, message = notes.generic(e, g, same_as(g, rtol=1e-12, atol=0))
+    assert note == notes.FACTOR and f"{factor:g} times the expected value" in message
+
+
+@pytest.mark.parametrize("factor", [1 + 3e-7, 1 - 3e-7, 0.0])
+def test_a_factor_of_one_or_zero_is_no_factor(factor):
+    # a value a rounding off the expected one (judged by a strict test), or all zeros, is not
+    # "a constant factor off"
+    e = np.array([[1.0, 2.0], [3.0, -4.0]])
+    g = factor * e
+    assert notes.generic(e, g, same_as(g, rtol=1e-12, atol=0)) is None
 
 
 def test_a_factor_of_one_point_needs_two_different_entries():
