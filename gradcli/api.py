@@ -283,7 +283,6 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
     from pathlib import Path
 
     from .grade import runner
-    from .grade.batch import Limits
 
     if answers is not None and submissions is not None:
         raise GradError("give answers or submissions, not both")
@@ -293,12 +292,24 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
         raise GradError(f"jobs={jobs!r}: a whole number >= 0 (0: one per CPU)")
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit >= 0:
         raise GradError(f"time_limit={time_limit!r}: seconds >= 0 (0: no limit)")
-    limits = Limits(time_limit=float(time_limit))
     loaded = runner.load_all(Path(exercises), seed)
+    return grade_loaded(loaded, answers, submissions=submissions, seed=seed, jobs=jobs,
+                        time_limit=time_limit, progress=progress, exercises=exercises)
+
+
+def grade_loaded(loaded, answers=None, *, submissions=None, seed=None, jobs=1, time_limit=5.0,
+                 progress=None, exercises="") -> Gradebook:
+    """`grade` on exercises already loaded (`gradcli grade` checks its options against them first)."""
+    from pathlib import Path
+
+    from .grade import runner
+    from .grade.batch import Limits
+
+    limits = Limits(time_limit=float(time_limit))
     students: list[tuple[str, Path | None]]
     if submissions is not None:
         students = list(runner.students_in(Path(submissions)))
-        single = False
+        single, where = False, None
     else:
         where = None if answers is None else Path(answers)
         if where is not None and not where.exists():
@@ -306,7 +317,7 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
         if where is not None and where.is_file() and len(loaded) > 1:
             raise GradError(f"answers {where}: a single .grad file answers a single exercise; give a folder",
                             hint=f"{exercises} holds {len(loaded)} exercises")
-        students = [(shown(where.name) if where is not None else "answer", where)]
+        students = [(shown(where.resolve().name) if where is not None else "answer", where)]
         single = True
     total = len(students) * len(loaded)
     tick = None
@@ -320,7 +331,7 @@ def grade(exercises: str | PathLike[str], answers: str | PathLike[str] | None = 
             progress(done, total)
 
     results = runner.grade_many(loaded, students, limits, jobs or runner.default_workers(), seed, progress=tick)
-    return runner.gradebook(loaded, results, single)
+    return runner.gradebook(loaded, results, single, None if submissions is not None else where)
 
 
 # ---------------------------------------------------------------- helpers

@@ -77,10 +77,10 @@ class Commands(click.Group):
                 click.echo(err.render(), err=True)
                 status = err.status
             except click.ClickException as err:
-                err.show()
+                click.echo(usage_error(err), err=True)
                 status = err.exit_code
             except click.Abort:
-                click.echo("Aborted!", err=True)
+                click.echo("error: aborted", err=True)
                 status = 1
             except MemoryError:
                 click.echo("error: out of memory: the values are too large for this machine", err=True)
@@ -91,6 +91,21 @@ class Commands(click.Group):
         except OSError as err:
             return _output_failed(err)
         return status
+
+
+def usage_error(err: click.ClickException) -> str:
+    """A usage error in gradcli's one style (as GradError renders): `error: message`, then the
+    command's usage as a hint; click's own is `Usage: ...` and `Error: Message.`"""
+    message = err.format_message().strip()
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    message = message.removesuffix(".")
+    ctx = getattr(err, "ctx", None)
+    if ctx is None:
+        return f"error: {message}"
+    name = ctx.command_path
+    usage = ctx.get_usage().removeprefix("Usage: ").strip()
+    return f"error: {message}\n  usage: {usage}  ('{name} --help' for more)"
 
 
 class _WriteFailed(Exception):

@@ -18,6 +18,9 @@ def _complete_example(ctx, param, incomplete):
 EXAMPLE = click.option("--example", "examples", multiple=True, metavar="NAME", shell_complete=_complete_example,
                        help="A lecture example shipped with gradcli, besides or instead of FILES "
                             "(repeatable; `gradcli examples` lists them).")
+DIGITS = click.option("--digits", type=click.IntRange(1, 17), default=None, metavar="N",
+                      help="Write numbers to N significant digits (default: exactly, the shortest text that "
+                           "reads back as the same float).")
 SEED = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                     help="Seed for randn/rand initialisers and random points.")
 

@@ -1,6 +1,7 @@
 """Where a command's report goes: standard output, or an `-o` file written atomically.
 
-Every command writes its report through `emit`; `write_file` is the one way a report
+Every command writes its report through `emit`; `write_file` (one report) and
+`write_files` (the several reports of one run, all or none) are the one way a report
 reaches a file.  As pip's `adjacent_tmp_file` + `replace` do, the report is written to
 a temporary file beside the target, flushed and fsynced, then renamed over it: readers
 see the old report or the new one, never a part, and a run that fails (a crash, a full
@@ -42,7 +43,38 @@ def emit(data: str | bytes, output: str | os.PathLike | None = None) -> None:
 
 def write_file(path: str | os.PathLike, data: str | bytes) -> None:
     """Write `data` to `path` atomically (see the module docstring); GradError if it cannot."""
-    body = encode(data) if isinstance(data, str) else data
+    write_files([(path, data)])
+
+
+def write_files(reports) -> None:
+    """Write each (path, data) atomically, and all or none: every report is written to its
+    temporary file first, and only when all are there are they renamed over their targets, so a
+    run that cannot write one of its reports (a folder that does not exist, a full disk) leaves
+    every target as it was.  GradError if one cannot be written."""
+    pending: list[tuple[str, str, str | None, int | None]] = []
+    try:
+        for path, data in reports:
+            pending.append(_prepare(path, encode(data) if isinstance(data, str) else data))
+        for name, target, tmp, mode in pending:
+            if tmp is None:
+                continue
+            try:
+                os.replace(tmp, target)
+            except OSError as err:
+                raise _cannot(name, err) from None
+            _sync_folder(os.path.dirname(target))
+    finally:
+        for _, _, tmp, _ in pending:
+            if tmp is not None and os.path.lexists(tmp):
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+
+def _prepare(path, body: bytes) -> tuple[str, str, str | None, int | None]:
+    """(name, target, the temporary file beside it holding `body`, the target's mode); a device or
+    a pipe is written at once (nothing to keep whole) and has no temporary file."""
     name = os.fspath(path)
     target = os.path.realpath(name) if os.path.islink(name) else name
     try:
@@ -55,7 +87,7 @@ def write_file(path: str | os.PathLike, data: str | bytes) -> None:
         raise GradError(f"cannot write {shown(name)}: it is a directory")
     if mode is not None and not stat.S_ISREG(mode):
         _write_through(name, target, body)   # a device or a pipe: nothing to keep whole
-        return
+        return name, target, None, mode
     if mode is not None and not os.access(target, os.W_OK):   # a rename would ignore a read-only file
         raise GradError(f"cannot write {shown(name)}: Permission denied")
     folder, base = os.path.split(target)
@@ -67,7 +99,6 @@ def write_file(path: str | os.PathLike, data: str | bytes) -> None:
             os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, stat.S_IMODE(mode))  # the report keeps the old file's permissions
-        os.replace(tmp, target)
     except BaseException as err:
         try:
             os.unlink(tmp)
@@ -76,7 +107,7 @@ def write_file(path: str | os.PathLike, data: str | bytes) -> None:
         if isinstance(err, OSError):
             raise _cannot(name, err) from None
         raise
-    _sync_folder(folder)
+    return name, target, tmp, mode
 
 
 def _adjacent(name: str, folder: str, base: str) -> tuple[str, int]:

@@ -93,10 +93,12 @@ def gradcheck():
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     books = config.stash.get(_BOOKS, [])
     if books:
+        from .numbers import num
+
         terminalreporter.write_sep("-", "gradcli grade")
         for folder, book in books:
             pct = 100 * book.score / book.max_score if book.max_score else 100.0
-            terminalreporter.write_line(f"{folder}: {book.score:g} / {book.max_score:g} points ({pct:.0f}%)")
+            terminalreporter.write_line(f"{folder}: {num(book.score)} / {num(book.max_score)} points ({pct:.0f}%)")
 
 
 # ---------------------------------------------------------------- .grad files

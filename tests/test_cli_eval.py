@@ -92,9 +92,11 @@ def test_text_output_for_people():
     assert result.exit_code == 0
     out = result.stdout
     assert "\x1b[" not in out
-    assert out.splitlines()[0] == "o = 7.6946828e-16   (reverse mode)"
+    assert out.splitlines()[0] == "o = 7.694682774887159e-16   (reverse mode)"   # exact: repr, read back
     rows = [line.split() for line in out.splitlines()[2:]]
-    assert rows == [["x", "3.1415927", "-6.2831853"], ["y", "3.1415927", "1.2246468e-16"]]
+    assert rows == [["x", repr(math.pi), repr(-2 * math.pi)], ["y", repr(math.pi), repr(math.sin(math.pi))]]
+    short = invoke("eval", LECTURE, "--digits", "3", env={"NO_COLOR": "1"}).stdout.splitlines()
+    assert short[0] == "o = 7.69e-16   (reverse mode)" and short[2].split() == ["x", "3.14", "-6.28"]
 
 
 def test_several_files_text_and_json():
@@ -150,12 +152,13 @@ def test_on_a_terminal_the_tables_are_rich(monkeypatch):
     import gradcli
     from gradcli.evaluate import render
 
+    from gradcli.render import Printer
+
     buffer = io.StringIO()
-    monkeypatch.setattr(render, "plain", lambda: False)
-    monkeypatch.setattr(render, "console", lambda: Console(file=buffer, width=100, color_system=None))
-    render.eval_text(gradcli.load(LECTURE).eval())
+    render.eval_text(gradcli.load(LECTURE).eval(),
+                     out=Printer(Console(file=buffer, width=100, color_system=None)))
     out = buffer.getvalue()
-    assert "o = 7.6946828e-16   (reverse mode)" in out
+    assert "o = 7.694682774887159e-16   (reverse mode)" in out
     header = next(line for line in out.splitlines() if "input" in line)
     assert header.startswith("┃") and "d(o)/d(input)" in header   # a boxed rich table
-    assert any("│ x" in line and "-6.2831853" in line for line in out.splitlines())
+    assert any("│ x" in line and "-6.283185307179586" in line for line in out.splitlines())

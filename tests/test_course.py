@@ -150,6 +150,37 @@ def test_init_students_leaves_out_the_solutions_and_grades_in_ci(tmp_path):
     assert "For the course staff" not in readme and "solution" not in readme
 
 
+def test_the_students_ci_grades_once_and_writes_junit_and_markdown(tmp_path):
+    """Each CI file runs `gradcli grade` once; that very command line, run in the written course,
+    prints the table and writes both reports, the same bytes as --format junit/markdown."""
+    import re
+    import shlex
+
+    invoke("init", tmp_path / "course", "--students")
+    course = tmp_path / "course"
+    for ci in (course / ".github" / "workflows" / "grade.yml", course / ".gitlab-ci.yml"):
+        lines = [line.strip().removeprefix("- ") for line in ci.read_text().splitlines()
+                 if re.search(r"^\s*(- )?gradcli grade\b", line)]
+        assert len(lines) == 1, (ci.name, lines)
+        words = shlex.split(lines[0])
+        assert words[:3] == ["gradcli", "grade", "exercises/"]
+        assert {"junit=grade-report.xml", "markdown=grade-summary.md"} <= set(words)
+        old = os.getcwd()
+        os.chdir(course)
+        try:
+            res = CliRunner().invoke(main, words[1:])
+            junit = CliRunner().invoke(main, ["grade", "exercises/", "--format", "junit"]).stdout
+            markdown = CliRunner().invoke(main, ["grade", "exercises/", "--format", "markdown"]).stdout
+        finally:
+            os.chdir(old)
+        assert res.exit_code == 1 and res.stdout.startswith("score 0 / 58\n")      # the templates: 0 points
+        assert res.stdout.splitlines()[-1].endswith("wrote grade-report.xml, grade-summary.md")
+        assert (course / "grade-report.xml").read_text() == junit
+        assert (course / "grade-summary.md").read_text() == markdown
+        for name in ("grade-report.xml", "grade-summary.md"):
+            (course / name).unlink()
+
+
 def test_init_readme_lists_every_exercise(tmp_path):
     from gradcli.grade.runner import load_all
 

@@ -171,7 +171,7 @@ def test_a_bad_byte_is_located_in_characters_and_lines(tmp_path, raw, where):
     (["--at", "x=1 +"], "--at x:1:4: error: unexpected end of file"),
     (["--at", "x=y"], "undefined name 'y'"),
     (["--wrt", "q"], "--wrt q: no input named 'q'"),
-    (["--mode", "sideways"], "Invalid value for '--mode'"),
+    (["--mode", "sideways"], "error: invalid value for '--mode'"),
 ])
 def test_bad_options_exit_2(tmp_path, args, message):
     _, result = run(tmp_path, "input x = 1\ny = x*x\n", *args)

@@ -153,7 +153,8 @@ def test_answer_notes(ex):
     assert got[("forward", "d(c)/d(x)")].note == notes.INNER
     assert "partial(c, a) alone" in got[("forward", "d(c)/d(x)")].feedback
     fb = got[("forward", "d(b)/d(x)")].feedback
-    assert "at the default point (x = 0.785398): expected -0.707107, given 0.707107" in fb
+    assert "at the default point (x = 0.7853981633974483): expected -0.7071067811865475, given 0.7071067811865475" \
+        in fb
     assert got[("edges", "partial(c, a)")].passed
 
 
@@ -403,10 +404,14 @@ def test_csv_and_markdown(ex, book):
 def test_table(book):
     from rich.console import Console
 
+    from gradcli.render import Printer
+
     buf = io.StringIO()
-    formats.table(book, Console(file=buf, width=120, no_color=True))
+    formats.table(book, Printer(Console(file=buf, width=120, no_color=True)))
     out = buf.getvalue()
-    assert "score 3.6667 / 7" in out and "forward" in out and "sign error" in out
+    assert "score 3.6667 / 7" in out and "forward" in out and "sign error" in out and "┃" in out
+    plain = book.render("table")                 # -o FILE, --report table=FILE: plain aligned text
+    assert plain.startswith("score 3.6667 / 7\nexercise  task") and "┃" not in plain and "sign error" in plain
 
 
 # ---------------------------------------------------------------- a class

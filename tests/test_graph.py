@@ -108,9 +108,14 @@ def test_lecture_numbers():
 
 def test_text_listing_lecture():
     out = run("lecture_sin.grad", "--paths", "--wrt", "x").output
-    assert re.search(r"^w2\s+sin\(x\)\s+\[\]\s+1\.2246468e-16\s+6\.2831853$", out, re.M)
+    assert re.search(r"^w2\s+sin\(x\)\s+\[\]\s+1\.2246467991473532e-16\s+6\.283185307179586$", out, re.M)
     assert re.search(r"^x → w2\s+∂w2/∂x = cos\(x\)\s+= -1\s+partial\(w2, x\) = cos\(x\) = -1 ✓$", out, re.M)
-    assert "total (sum over 2 paths) = -6.2831853; d(o)/d(x) by reverse mode = -6.2831853 ✓" in out
+    assert "total (sum over 2 paths) = -6.283185307179586; d(o)/d(x) by reverse mode = -6.283185307179586 ✓" in out
+    short = run("lecture_sin.grad", "--paths", "--wrt", "x", "--digits", "4").output
+    assert "total (sum over 2 paths) = -6.283; d(o)/d(x) by reverse mode = -6.283 ✓" in short
+    assert re.search(r"^w2\s+sin\(x\)\s+\[\]\s+1\.225e-16\s+6\.283$", short, re.M)
+    data = json.loads(run("lecture_sin.grad", "--digits", "4", "--format", "json").output)
+    assert data["nodes"][0]["value"] == math.pi          # JSON keeps every digit whatever --digits says
     assert not any(line != line.rstrip() for line in out.splitlines()), "trailing blanks"
 
 
@@ -142,12 +147,11 @@ def test_big_tensors_are_summarised():
 
 
 def _text(gv):
-    from rich.console import Console
+    from gradcli.render import Printer
 
-    con = Console(width=200, no_color=True, color_system=None)
-    with con.capture() as cap:
-        graphrender.text(gv, con)
-    return cap.get()
+    out = Printer(collect=True)
+    graphrender.text(gv, out)
+    return out.text()
 
 
 # ---------------------------------------------------------------- DOT and Mermaid
@@ -255,12 +259,11 @@ def test_paths_exponential_are_counted_not_listed():
 
 
 def _text_paths(gv, rep):
-    from rich.console import Console
+    from gradcli.render import Printer
 
-    con = Console(width=200, no_color=True, color_system=None)
-    with con.capture() as cap:
-        graphrender.paths_text(gv, rep, con)
-    return cap.get()
+    out = Printer(collect=True)
+    graphrender.paths_text(gv, rep, out)
+    return out.text()
 
 
 def test_paths_limit_zero_and_no_path():
@@ -497,17 +500,18 @@ def test_dot_escapes_record_syntax():
 # ---------------------------------------------------------------- goldens, checked independently
 
 def _truth_fmt(value) -> str:
-    """How `graph` prints a number (8 significant digits) or a small tensor (6, nested lists)."""
+    """How `graph` prints a number by default (exactly: the shortest text that reads back as the
+    same float, a whole number without '.0', -0 as 0) or a small tensor (nested lists of those)."""
     a = np.asarray(value, dtype=float)
 
-    def num(v, digits):
-        text = f"{float(v):.{digits}g}"
-        return "0" if text == "-0" else text
+    def num(v):
+        v = float(v)
+        return str(int(v)) if v == int(v) and abs(v) < 1e16 else repr(v)
 
     def nested(x):
-        return num(x, 6) if x.ndim == 0 else "[" + ", ".join(nested(r) for r in x) + "]"
+        return num(x) if x.ndim == 0 else "[" + ", ".join(nested(r) for r in x) + "]"
 
-    return num(a, 8) if a.ndim == 0 else nested(a)
+    return nested(a)
 
 
 def _truths(grad_file: str):

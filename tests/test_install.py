@@ -227,7 +227,11 @@ def test_gradescope_bundle_grades_a_submission_in_a_fake_autograder(work, course
     assert "d(o)/d(x)" in tests["04-chain-rule: derivative"]["output"]
     assert tests["04-chain-rule: edges"]["status"] == "passed"
     assert results["score"] == 7 + 3 and results["max_score"] == sum(t["max_score"] for t in tests.values())
-    assert "no answer found" in tests["02-jacobian: forward"]["output"]
+    assert tests["02-jacobian: derivative"]["output"].startswith(
+        "no answer found: 02-jacobian.grad or 02-jacobian/answer.grad is not in your submission, which holds "
+        "2 files: exercises/01-ln-sin-cos/answer.grad, exercises/04-chain-rule/answer.grad")
+    assert tests["02-jacobian: forward"]["output"].startswith("not graded: ")     # said once per exercise
+    assert str(root) not in json.dumps(results)                                    # paths inside the submission
 
     # The same answers uploaded as one file per exercise grade the same.
     flat = root / "submission"
@@ -239,6 +243,18 @@ def test_gradescope_bundle_grades_a_submission_in_a_fake_autograder(work, course
     again = json.loads((root / "results" / "results.json").read_text())
     assert again["score"] == results["score"] and [t["score"] for t in again["tests"]] == \
         [t["score"] for t in results["tests"]]
+
+    # ... and misnamed, in a subfolder: graded, with a note that says which file was used.
+    for old in sorted(flat.rglob("*"), reverse=True):
+        old.unlink() if old.is_file() else old.rmdir()
+    (flat / "hw").mkdir()
+    (flat / "hw" / "01-ln-sin-cos-final.grad").write_text(ANSWER_01)
+    (flat / "hw" / "04-chain-rule-final.grad").write_text(ANSWER_04)
+    run([root / "source" / "run_autograder"], cwd=root, **env)
+    moved = json.loads((root / "results" / "results.json").read_text())
+    check_gradescope_results(moved)
+    assert [t["score"] for t in moved["tests"]] == [t["score"] for t in results["tests"]]
+    assert moved["tests"][0]["output"].startswith("graded hw/01-ln-sin-cos-final.grad: ")
 
     # A broken autograder (no venv) still writes a results.json that says so.
     broken = work / "broken"

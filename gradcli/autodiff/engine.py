@@ -27,6 +27,7 @@ import operator
 import numpy as np
 
 from ..errors import GradError, NumericError
+from ..numbers import num
 from . import compile as jit
 from .ops import Op, ShapeError, _sum_to
 
@@ -510,9 +511,9 @@ def require_finite(program, vals, ids):
 def _short(v):
     a = np.asarray(v)
     if a.size == 1:
-        return f"{a.item():.6g}"
+        return num(a.item())
     bad = a[~np.isfinite(a)]
-    return f"{bad.flat[0]:.6g} (in a {a.shape} tensor)" if bad.size else f"a {a.shape} tensor"
+    return f"{num(bad.flat[0])} (in a {a.shape} tensor)" if bad.size else f"a {a.shape} tensor"
 
 
 # ---------------------------------------------------------------- reverse mode

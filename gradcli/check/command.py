@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..options import AT, EXAMPLE, each_file, echo_json, with_examples
+from ..options import AT, DIGITS, EXAMPLE, each_file, echo_json, with_examples
 
 # The defaults, as in gradcli.check (kept literal here so that `gradcli --help` does not
 # import numpy; tests/test_check.py checks that the two agree).
@@ -35,6 +35,7 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
               help="Absolute tolerance.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="Text: show at most this many rows, worst first (0: all).")
+@DIGITS
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--python", "python", metavar="MODULE:F",
               help="Instead of FILES, check a Python function F (from MODULE, or a file.py) and its "
@@ -46,7 +47,8 @@ RTOL, ATOL, RANDOM, FAST_THRESHOLD, RICHARDSON_MAX = 1e-6, 1e-9, 4, 1000, 100
                    "G(*args, g) returns the vector-Jacobian products gᵀJ.")
 @click.option("--vjp", is_flag=True, help="With --python: --grad is a VJP, G(*args, g).")
 @click.pass_context
-def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limit, fmt, python, grad, vjp):
+def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limit, digits, fmt, python, grad,
+          vjp):
     """Reverse mode vs forward mode vs finite differences vs the claims in each FILE.
 
     With --python MODULE:F --grad MODULE:G: a Python function's hand-written gradient vs
@@ -56,6 +58,7 @@ def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limi
     """
     from . import render as checkrender
     from .. import render
+    from ..numbers import options
 
     if python or grad or vjp:
         if files or examples:
@@ -81,13 +84,14 @@ def check(ctx, files, examples, at, random, seed, method, fast, rtol, atol, limi
     if reports and status == 0:
         status = max(r.status for r in reports)
     if fmt == "json":
-        echo_json(files, reports, checkrender.check_json)
+        echo_json(files, reports, checkrender.check_json)     # JSON keeps every digit
     else:
-        con = render.console()
-        for k, r in enumerate(reports):
-            if k:
-                con.print()
-            checkrender.check_text(r, con, limit)
+        out = render.printer()
+        with options(digits=digits):
+            for k, r in enumerate(reports):
+                if k:
+                    out.print()
+                checkrender.check_text(r, out, limit)
     sys.exit(status)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..autodiff import engine, fd
 from ..errors import GradError
+from ..numbers import num
 from ..language.program import Node, Program, domain, fixed_inputs
 
 RTOL = 1e-6
@@ -709,7 +710,7 @@ class Checker:
                     note = "not differentiable here: the one-sided differences disagree"
                 elif v == "fd_inconclusive":
                     if shaky[e, j]:
-                        note = (f"AD itself is known only to ± {b.jitter[e, j]:.2g} here (it moves that much "
+                        note = (f"AD itself is known only to ± {num(b.jitter[e, j], 2)} here (it moves that much "
                                 "between floats a few units in the last place apart); AD ≠ FD cannot be decided")
                     else:
                         note = ("finite differences cannot decide here: "

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..autodiff import fd
 from ..errors import GradError
+from ..numbers import num
 from .core import ATOL, FAST_THRESHOLD, RICHARDSON_MAX, RTOL, CheckReport, Point, Row
 
 MAX_VALUES = 1 << 26    # finite-difference values a full check holds at once (512 MB)
@@ -324,7 +325,7 @@ def _differences(F, x0, dirs, step, C, method, rtol, atol, f0):
 
 def _first_bad(a: np.ndarray) -> str:
     bad = a[~np.isfinite(a)]
-    return f"{bad.flat[0]}" if a.ndim == 0 else f"{bad.flat[0]} (in an array of shape {a.shape})"
+    return num(bad.flat[0]) if a.ndim == 0 else f"{num(bad.flat[0])} (in an array of shape {a.shape})"
 
 
 def _moved(specs, moved, x, x0) -> str:
@@ -332,7 +333,7 @@ def _moved(specs, moved, x, x0) -> str:
     for j in moved[:3]:
         s = next(s for s in specs if s.offset <= j < s.offset + s.size)
         idx = [int(i) for i in np.unravel_index(j - s.offset, s.shape)] if s.shape else []
-        parts.append(f"{s.name}{idx if idx else ''} {x0[j]:.6g} -> {x[j]:.6g}")
+        parts.append(f"{s.name}{idx if idx else ''} {num(x0[j])} -> {num(x[j])}")
     return ", ".join(parts) if parts else "the given point"
 
 

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from ..render import number, tolist
+from ..numbers import nested, num, options
+from ..render import Col, Styled, cell_text, fit, tolist
 
 LABELS = {
     "engine_bug": "ENGINE BUG",
@@ -22,12 +23,9 @@ STYLES = {"engine_bug": "bold red", "ad_fd_mismatch": "bold red", "claim_wrong":
 POINT_VALUES_MAX = 1000       # JSON lists a point's values up to this many elements, else its shape
 
 
-def _num(x, digits=10):
-    if x is None:
-        return ""
-    if not math.isfinite(x):
-        return str(x)
-    return f"{x:.{digits}g}"
+def _num(x, digits: int | None = None) -> str:
+    """A cell: empty for no number, else gradcli.numbers (exact, or --digits; errors to 2-3 digits)."""
+    return "" if x is None else num(x, digits)
 
 
 def _json_num(x):
@@ -102,7 +100,7 @@ def header(report) -> str:
     else:
         what = "full check: every Jacobian entry"
     return (f"{report.file}: {what}\n  {report.method} finite differences; "
-            f"{n} point{'s' if n != 1 else ''} ({labels}); rtol {report.rtol:g}, atol {report.atol:g}")
+            f"{n} point{'s' if n != 1 else ''} ({labels}); rtol {num(report.rtol)}, atol {num(report.atol)}")
 
 
 def summary(report) -> str:
@@ -148,7 +146,7 @@ def function_header(report) -> str:
     else:
         what = "full check: every entry of the Jacobian"
     return (f"{report.function} vs {report.gradient}" + (f" ({where})" if where else "")
-            + f": {what}\n  {report.method} finite differences; rtol {report.rtol:g}, atol {report.atol:g}")
+            + f": {what}\n  {report.method} finite differences; rtol {num(report.rtol)}, atol {num(report.atol)}")
 
 
 def function_summary(report) -> str:
@@ -177,103 +175,127 @@ def function_summary(report) -> str:
 
 
 def check_str(report, limit: int = 20) -> str:
-    """The text report as a string, plain (no colour): the message of a GradientMismatch."""
-    import io
+    """The text report as a string, plain: the message of a GradientMismatch."""
+    from ..render import Printer
 
-    from rich.console import Console
-
-    buf = io.StringIO()
-    check_text(report, Console(file=buf, no_color=True, color_system=None, highlight=False,
-                               soft_wrap=False, width=200), limit)
-    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+    out = Printer(collect=True)
+    check_text(report, out, limit)
+    return out.text()
 
 
-def check_text(report, con, limit: int = 20, show_file: bool = True) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+# How the table may shrink to fit a terminal, one step after another (the verdict stays):
+# the claim's location out of the verdict (the summary line names it), the forward column
+# left out where forward mode agrees with reverse mode in every row (a line says so), no abs
+# err, no point column for a single point, FD without its error estimate.
+_NARROW = dict(location=False, fold=True)
+LAYOUTS = [dict(), _NARROW, dict(_NARROW, abs_err=False), dict(_NARROW, abs_err=False, pt=False),
+           dict(_NARROW, abs_err=False, pt=False, fd_error=False)]
 
+
+def _fd_text(r, error: bool = True) -> str:
+    if r.left is not None:
+        return f"left {_num(r.left)} | right {_num(r.right)}"
+    if math.isfinite(r.fd):
+        return f"{_num(r.fd)} ± {_num(r.fd_error, 2)}" if error else _num(r.fd)
+    return "n/a"
+
+
+def _folds(rows, fold: bool) -> bool:
+    return fold and all(_num(r.reverse) == _num(r.forward) for r in rows)
+
+
+def _check_table(report, rows, location=True, fold=False, abs_err=True, pt=True, fd_error=True):
+    """The columns and cells of the comparison table (see LAYOUTS)."""
+    has_claims = any(r.claim is not None for r in rows)
+    fold = _folds(rows, fold)
+    cols = [Col("pt", right=True), Col("derivative", wrap=True), Col("index"), Col("reverse", right=True)]
+    cols += [] if fold else [Col("forward", right=True)]
+    cols += [Col("FD ± error" if fd_error else "FD", right=True)] + ([Col("claim", right=True)] if has_claims else [])
+    cols += ([Col("abs err", right=True)] if abs_err else []) + [Col("rel err", right=True), Col("verdict", wrap=True)]
+    cells = []
+    for r in rows:
+        verdict = LABELS[r.verdict]
+        if r.verdict == "claim_wrong" and location:
+            verdict += f" {r.location}"
+        row = [str(r.point), _what(r), _index(r), _num(r.reverse)] + ([] if fold else [_num(r.forward)])
+        row += [_fd_text(r, fd_error)] + ([_num(r.claim)] if has_claims else [])
+        row += ([_num(r.abs_error, 3)] if abs_err else []) + [_num(r.rel_error, 3), Styled(verdict, STYLES[r.verdict])]
+        cells.append(row)
+    keep = [k for k, c in enumerate(cols) if c.header in ("derivative", "verdict")
+            or any(cell_text(row[k]) for row in cells)]                # an empty column (index) is left out
+    if not pt and len(report.points) == 1:
+        keep = [k for k in keep if cols[k].header != "pt"]
+    return [cols[k] for k in keep], [[row[k] for k in keep] for row in cells]
+
+
+def check_text(report, out, limit: int = 20, show_file: bool = True) -> None:
+    """The text report to a Printer: the header, the points, the worst `limit` rows, the summary;
+    fitted to a terminal's width (LAYOUTS, then fewer digits)."""
     if report.function is not None:
-        return _function_text(report, con, limit)
-    con.print(escape(header(report)), highlight=False)
+        return _function_text(report, out, limit)
+    out.print(header(report))
     counts = report.counts()
     if counts["engine_bug"]:
-        con.print("[bold red]ENGINE BUG: reverse mode and forward mode disagree. This is a bug in "
-                  "gradcli, not in your file; please report it with this file.[/bold red]")
+        out.print(Styled("ENGINE BUG: reverse mode and forward mode disagree. This is a bug in "
+                         "gradcli, not in your file; please report it with this file.", "bold red"))
     for i, p in enumerate(report.points):
         vals = ", ".join(f"{k} = {_point_value(v)}" for k, v in p.values.items())
-        con.print(escape(f"  point {i} ({p.label}): {vals}"), highlight=False)
+        out.print(f"  point {i} ({p.label}): {vals}")
     rows = report.sorted_rows()
     shown = rows if limit <= 0 else rows[:limit]
-    has_claims = any(r.claim is not None for r in rows)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name, justify in [("pt", "right"), ("derivative", "left"), ("index", "left"),
-                          ("reverse", "right"), ("forward", "right"), ("FD ± error", "right")] + \
-            ([("claim", "right")] if has_claims else []) + \
-            [("abs err", "right"), ("rel err", "right"), ("verdict", "left")]:
-        table.add_column(name, justify=justify, no_wrap=name != "verdict")
-    for r in shown:
-        if r.left is not None:
-            fdtext = f"left {_num(r.left, 6)} | right {_num(r.right, 6)}"
-        elif math.isfinite(r.fd):
-            fdtext = f"{_num(r.fd)} ± {_num(r.fd_error, 2)}"
-        else:
-            fdtext = "n/a"
-        verdict = LABELS[r.verdict]
-        if r.verdict == "claim_wrong":
-            verdict += f" {r.location}"
-        cells = [str(r.point), escape(_what(r)), _index(r), _num(r.reverse), _num(r.forward), fdtext]
-        if has_claims:
-            cells.append(_num(r.claim))
-        cells += [_num(r.abs_error, 3), _num(r.rel_error, 3), f"[{STYLES[r.verdict]}]{escape(verdict)}[/]"]
-        table.add_row(*cells)
-    con.print(table)
+    digits, layout, note = fit(out.width, lambda layout: [(*_check_table(report, shown, **layout), False)],
+                               LAYOUTS)
+    with options(digits=digits):
+        out.table(*_check_table(report, shown, **layout))
+        if _folds(shown, layout.get("fold", False)):
+            out.print("(forward mode = reverse mode in every row: one column shows both)")
     if len(shown) < len(rows):
-        con.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
+        out.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
                   f"(all better than those above; --limit 0 shows every row)")
-    for note in report.notes:
-        con.print(escape(f"note: {note}"), highlight=False)
-    style = "bold red" if report.status else "bold green"
-    con.print(f"[{style}]{escape(summary(report))}[/]")
+    for text in report.notes:
+        out.print(f"note: {text}")
+    if note:
+        out.print(Styled(f"({note})", "dim"))
+    out.print(Styled(summary(report), "bold red" if report.status else "bold green"))
 
 
 def _point_value(v):
     a = np.asarray(v)
     if a.size > 12:
         return f"<{'x'.join(str(s) for s in a.shape)} tensor>"
-    return number(a).replace("\n", "")
+    return nested(a)
 
 
-def _function_text(report, con, limit: int) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    con.print(escape(function_header(report)), highlight=False)
+def _function_text(report, out, limit: int) -> None:
+    out.print(function_header(report))
     for p in report.points:
         for k, (name, v) in enumerate(p.values.items()):
-            con.print(escape(f"  {'at' if k == 0 else '  '} {name} = {_point_value(v)}"), highlight=False,
-                      soft_wrap=True)
+            out.print(f"  {'at' if k == 0 else '  '} {name} = {_point_value(v)}")
     rows = report.sorted_rows()
     shown = rows if limit <= 0 else rows[:limit]
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name, justify in [("derivative", "left"), ("index", "left"), ("given", "right"),
-                          ("FD ± error", "right"), ("abs err", "right"), ("rel err", "right"),
-                          ("verdict", "left")]:
-        table.add_column(name, justify=justify, no_wrap=name != "verdict")
-    for r in shown:
-        if r.left is not None:
-            fdtext = f"left {_num(r.left, 6)} | right {_num(r.right, 6)}"
-        elif math.isfinite(r.fd):
-            fdtext = f"{_num(r.fd)} ± {_num(r.fd_error, 2)}"
-        else:
-            fdtext = "n/a"
-        verdict = "WRONG" if r.verdict == "claim_wrong" else LABELS[r.verdict]
-        table.add_row(escape(_what(r)), _index(r), _num(r.claim), fdtext, _num(r.abs_error, 3),
-                      _num(r.rel_error, 3), f"[{STYLES[r.verdict]}]{escape(verdict)}[/]")
-    con.print(table)
+
+    def table(layout):
+        cols = [Col("derivative", wrap=True), Col("index"), Col("given", right=True),
+                Col("FD ± error", right=True)] + ([Col("abs err", right=True)] if layout else []) + \
+            [Col("rel err", right=True), Col("verdict", wrap=True)]
+        cells = []
+        for r in shown:
+            verdict = "WRONG" if r.verdict == "claim_wrong" else LABELS[r.verdict]
+            cells.append([_what(r), _index(r), _num(r.claim), _fd_text(r)]
+                         + ([_num(r.abs_error, 3)] if layout else [])
+                         + [_num(r.rel_error, 3), Styled(verdict, STYLES[r.verdict])])
+        keep = [k for k, c in enumerate(cols) if c.header in ("derivative", "verdict")
+                or any(cell_text(row[k]) for row in cells)]
+        return [cols[k] for k in keep], [[row[k] for k in keep] for row in cells]
+
+    digits, layout, note = fit(out.width, lambda layout: [(*table(layout), False)], [True, False])
+    with options(digits=digits):
+        out.table(*table(layout))
     if len(shown) < len(rows):
-        con.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
+        out.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
                   f"(none worse than those above; --limit 0, or limit=0, shows every row)")
-    for note in report.notes:
-        con.print(escape(f"note: {note}"), highlight=False)
-    style = "bold red" if report.status else "bold green"
-    con.print(f"[{style}]{escape(function_summary(report))}[/]")
+    for text in report.notes:
+        out.print(f"note: {text}")
+    if note:
+        out.print(Styled(f"({note})", "dim"))
+    out.print(Styled(function_summary(report), "bold red" if report.status else "bold green"))

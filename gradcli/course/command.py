@@ -3,7 +3,6 @@ skeleton.py, gradescope.py and gradcli.shipped."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -100,7 +99,9 @@ def examples(name, show_path):
             return
         found = shipped.examples()
         width = max(map(len, found))
-        room = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        from ..render import terminal, terminal_width
+
+        room = terminal_width() if terminal() else None
         for stem, path in found.items():
             line = f"{stem:<{width}}  {_summary(path)}".rstrip()
             click.echo(line if room is None or len(line) < room else line[: room - 2] + "…")

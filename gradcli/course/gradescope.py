@@ -2,7 +2,8 @@
 
 At the zip's root: setup.sh (Gradescope runs it once: a virtual environment with gradcli
 from the wheel in tools/, only numpy, lark, click and rich from PyPI), run_autograder
-(per submission: `gradcli grade --format gradescope` into results/results.json),
+(per submission, from inside the submission: `gradcli grade --answers . --format gradescope`
+into results/results.json),
 exercises/ without solutions, and tools/ (the wheel of the running gradcli and
 requirements.txt naming it). Both scripts take their root from GRADCLI_AUTOGRADER_ROOT,
 default /autograder, so the bundle can be tried on any machine.

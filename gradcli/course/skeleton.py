@@ -14,6 +14,7 @@ from pathlib import Path
 from string import Template
 
 from .. import __version__, shipped
+from ..numbers import num
 from .files import File, exercise_files, load_exercises, template, tools
 
 WORKFLOW = ".github/workflows/grade.yml"   # one name, whichever the job (as .gitlab-ci.yml)
@@ -39,7 +40,7 @@ def plan(source: str | Path | None = None, students: bool = False, install: str 
 
 
 def readme(exercises, students: bool) -> str:
-    rows = "\n".join(f"| `{ex.id}` | {_cell(ex.title)} | {ex.max_score:g} |" for ex in exercises)
+    rows = "\n".join(f"| `{ex.id}` | {_cell(ex.title)} | {num(ex.max_score)} |" for ex in exercises)
     more = Template(template("readme-students.md" if students else "readme-staff.md"))
     return Template(template("readme.md")).substitute(
         exercises=rows, first=exercises[0].id, more=more.substitute(version=__version__))

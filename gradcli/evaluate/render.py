@@ -1,8 +1,9 @@
-"""`eval` reports to text (plain or rich) and JSON. Nothing here computes."""
+"""`eval` reports to text (plain, or rich on a terminal) and JSON. Nothing here computes."""
 
 from __future__ import annotations
 
-from ..render import columns, console, number, plain, tolist
+from ..numbers import block
+from ..render import Col, Styled, fits, printer, tolist
 
 
 def eval_json(report) -> dict:
@@ -11,35 +12,32 @@ def eval_json(report) -> dict:
                         for o in report.outputs}}
 
 
-def eval_text(report, show_file: bool = False) -> None:
-    """A table per output: a rich one on a terminal; plain text in pipes and CI logs, which
-    also spares `eval`, the command CI calls most, the import of rich's console."""
-    import click
-
-    tables = []
-    for out in report.outputs:
-        title = f"{out.name} = {number(out.value)}   ({report.mode} mode)"
-        header = ["input", "value", f"d({out.name})/d(input)"]
-        rows = [[name, number(report.point[name]), number(g)] for name, g in out.grad.items()]
-        tables.append((title, header, rows))
-    if plain():
-        if show_file:
-            click.echo(report.file)
-        for title, header, rows in tables:
-            click.echo(title)
-            click.echo(columns(header, rows, right=(1, 2)))
-        return
-    from rich.table import Table
-
-    con = console()
+def eval_text(report, show_file: bool = False, out=None) -> None:
+    """A table per output: a boxed rich one on a terminal; plain aligned text in pipes and CI
+    logs, which also spares `eval`, the command CI calls most, the import of rich's console.
+    Tensors over several lines, their columns aligned."""
+    out = out or printer()
     if show_file:
-        from rich.text import Text
+        out.print(Styled(report.file, "bold"))
+    for o in report.outputs:
+        value = block(o.value)
+        title = f"{o.name} = {value}   ({report.mode} mode)" if "\n" not in value else \
+            f"{o.name} =   ({report.mode} mode)\n{value}"
+        cols = [Col("input"), Col("value", right=True), Col(f"d({o.name})/d(input)", right=True)]
+        rows = [[name, _cell(block(report.point[name])), _cell(block(g))] for name, g in o.grad.items()]
+        if fits(cols, rows, out.width, boxed=out.rich):
+            out.table(cols, rows, title=title, boxed=out.rich)
+            continue
+        out.print(title)      # too wide for the terminal: each value under its name instead
+        for name, g in o.grad.items():
+            out.print([Styled(name, "bold"), " ="])
+            out.print(block(report.point[name]))
+            out.print([Styled(f"d({o.name})/d({name})", "bold"), " ="])
+            out.print(block(g))
 
-        con.print(Text(report.file, style="bold"))
-    for title, header, rows in tables:
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for k, col in enumerate(header):
-            table.add_column(col, justify="right" if k else "left")
-        for row in rows:
-            table.add_row(*row)
-        con.print(table)
+
+def _cell(text: str) -> str:
+    """A tensor's lines padded to one width, so that a right-aligned column keeps its columns."""
+    lines = text.split("\n")
+    width = max(map(len, lines))
+    return "\n".join(line.ljust(width) for line in lines)

@@ -26,6 +26,7 @@ from ..autodiff import engine
 from ..errors import GradError, Source
 from ..language.program import Builder, Const, Program
 from ..language.syntax import CLOSING, LOOKALIKES, SUPERSCRIPTS, parse, parse_span, read_source
+from ..numbers import exact
 from .batch import Limits
 
 
@@ -679,10 +680,6 @@ _ID = _OPS["id"]
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "**": 4}
 
 
-def _number(v: float) -> str:
-    return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(float(v))
-
-
 def unparse(expr, limit: int = 200) -> str:
     """An expression as the parser read it, with the brackets that show how: `-x**2` is
     `-(x**2)`, `1/2*x` is `(1/2)*x`, `x + y*z` stays as it is. No recursion."""
@@ -692,7 +689,7 @@ def unparse(expr, limit: int = 200) -> str:
         ex, ready = work.pop()
         kind = ex[0]
         if kind == "num":
-            out.append((_number(ex[3]), 5))
+            out.append((exact(ex[3]), 5))
             continue
         if kind == "name":
             out.append((ex[3], 5))

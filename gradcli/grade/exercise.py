@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import GradError, Source, did_you_mean
 from ..language.program import Program, domain, fixed_inputs, load
 from . import batch
+from ..numbers import nested, num
 
 KINDS = ("derivative", "graph", "forward", "reverse", "edges", "value")
 FORMS = ("formula", "number", "any")
@@ -33,6 +34,7 @@ ONLY = {"distinct": ("graph",), "zeros": ("forward", "derivative"), "choices": (
 MAX_SAMPLES = 1000
 MAX_SIGFIGS = 12
 SOLUTION = "solution.grad"
+FEEDBACK_ELEMENTS = 64   # feedback lists a value of at most this many elements, else its range
 
 
 @dataclass
@@ -98,13 +100,15 @@ class Exercise:
 
 
 def fmt(value) -> str:
+    """A value in feedback (gradcli.numbers, on one line); rounding noise such as 4.4e-16 reads as 0."""
     a = np.asarray(value, dtype=float)
     with np.errstate(invalid="ignore"):
-        a = np.where(np.abs(a) < 1e-12, 0.0, a)      # rounding noise such as 4.4e-16 reads as 0
-    if a.ndim == 0:
-        return f"{a.item():.6g}"
-    return np.array2string(a, formatter={"float_kind": lambda v: f"{v:.6g}"}, separator=", ",
-                           max_line_width=10_000, threshold=64).replace("\n", "")
+        a = np.where(np.abs(a) < 1e-12, 0.0, a)
+    if a.size > FEEDBACK_ELEMENTS:
+        finite = a[np.isfinite(a)]
+        span = f" with entries from {num(finite.min())} to {num(finite.max())}" if finite.size else ""
+        return shape_text(a.shape) + span
+    return nested(a)
 
 
 def shape_text(shape) -> str:

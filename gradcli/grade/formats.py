@@ -62,7 +62,7 @@ def task_labels(e: ExerciseResult) -> list[str]:
 
 def exercise_json(e: ExerciseResult) -> dict:
     return {"id": e.id, "title": e.title, "score": num(e.score), "max_score": num(e.max_score),
-            "passed": e.passed, "answer": e.answer, "error": e.error, "regrade": e.regrade,
+            "passed": e.passed, "answer": e.answer, "found": e.found, "error": e.error, "regrade": e.regrade,
             "tasks": [{"kind": t.kind, "score": num(t.score), "max_score": num(t.max_score),
                        "items": [{"name": i.name, "passed": i.passed, "feedback": i.feedback,
                                   "note": i.note, "graded_in": i.graded_in, "extra": i.extra}
@@ -90,37 +90,77 @@ def to_json(book: Gradebook) -> str:
 # ---------------------------------------------------------------- Gradescope
 
 def gradescope(book: Gradebook) -> str:
-    """Gradescope's results.json for one student: a test per task, the feedback in its output."""
+    """Gradescope's results.json for one student (gradescope-autograders.readthedocs.io, "Output
+    format"): a test per task, the feedback in its output, the task's `visibility`.  The student's
+    files are named as paths inside their submission (the folder given with --answers is left
+    out), and an answer that could not be graded at all says why once, in the exercise's first
+    test; its other tests point there."""
     s = book.students[0]
-    tests = []
+    inside = _inside(book.folder)
+    tests, notes = [], []
     for e in s.exercises:
-        for t, label in zip(e.tasks, task_labels(e)):
-            failed = [i.feedback for i in t.items if not i.passed and i.graded_in is None]
-            right, n = t.right
-            out = f"{right} of {n} item(s) right" if t.kind != "extra" else \
-                f"{len(failed)} claim(s) or line(s) no task asks for, wrong (0 points)"
-            shared = [i.name for i in t.items if i.graded_in is not None]
-            if shared:
-                out += f"; graded in an earlier task: {', '.join(shared)}"
-            if failed:
-                out += "\n\n" + "\n\n".join(failed)
-            noted = [i.feedback for i in t.items if i.passed and i.note and i.graded_in is None]
-            if noted:
-                out += "\n\n" + "\n\n".join(noted)
+        labels = task_labels(e)
+        first = f"{e.id}: {labels[0]}" if labels else ""
+        shown = {t.visibility for t in e.tasks if t.kind != "extra"}
+        for k, (t, label) in enumerate(zip(e.tasks, labels)):
+            if e.error is not None:
+                out = inside(e.error) if k == 0 else f"not graded: the answer could not be graded (see “{first}”)"
+            else:
+                out = _test_output(t)
+            if k == 0 and e.found:
+                out = inside(e.found) + "\n\n" + out
             test = {"name": f"{e.id}: {label}", "score": num(t.score), "max_score": num(t.max_score),
-                    "status": "passed" if t.passed else "failed", "output": out}
-            if t.visibility:
-                test["visibility"] = t.visibility
+                    "status": "passed" if t.passed else "failed", "output": inside(out)}
+            # the extra test (claims no task asks for) is as visible as the exercise's tasks
+            visibility = t.visibility if t.kind != "extra" else (shown.pop() if len(shown) == 1 else None)
+            if visibility:
+                test["visibility"] = visibility
             tests.append(test)
+        if e.found:
+            notes.append(f"{e.id}: {inside(e.found)}")
     data = {"score": num(s.score), "max_score": num(s.max_score),
-            "output": f"{num(s.score)} / {num(s.max_score)} points", "tests": tests}
+            "output": "\n".join([f"{num(s.score)} / {num(s.max_score)} points", *notes]), "tests": tests}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _test_output(t) -> str:
+    failed = [i.feedback for i in t.items if not i.passed and i.graded_in is None]
+    right, n = t.right
+    out = f"{right} of {n} item(s) right" if t.kind != "extra" else \
+        f"{len(failed)} claim(s) or line(s) no task asks for, wrong (0 points)"
+    shared = [i.name for i in t.items if i.graded_in is not None]
+    if shared:
+        out += f"; graded in an earlier task: {', '.join(shared)}"
+    if failed:
+        out += "\n\n" + "\n\n".join(failed)
+    noted = [i.feedback for i in t.items if i.passed and i.note and i.graded_in is None]
+    if noted:
+        out += "\n\n" + "\n\n".join(noted)
+    return out
+
+
+def _inside(folder: str | None):
+    """Text with the student's folder left out of the paths in it: `hw/01.grad:3:5`, not
+    `/autograder/submission/hw/01.grad:3:5`."""
+    if not folder:
+        return lambda text: text
+    import os
+
+    prefixes = sorted({folder.rstrip(os.sep) + os.sep, os.path.abspath(folder) + os.sep}, key=len, reverse=True)
+
+    def inside(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        return text
+
+    return inside
 
 
 # ---------------------------------------------------------------- JUnit
 
 def junit(book: Gradebook) -> str:
-    """One testsuite per (student,) exercise, one testcase per item, feedback in <failure>."""
+    """One testsuite per (student,) exercise, one testcase per item, feedback in <failure>; an
+    answer that could not be graded at all says why in its first testcase only."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name="gradcli grade")
@@ -130,6 +170,7 @@ def junit(book: Gradebook) -> str:
             prefix = "" if book.single else f"{s.id}/"
             suite = ET.SubElement(root, "testsuite", name=clean_name(prefix + e.id))
             n = f = skipped = 0
+            said = None         # the testcase that says why an ungradable answer was not graded
             for t, label in zip(e.tasks, task_labels(e)):
                 for i in t.items:
                     n += 1
@@ -140,10 +181,17 @@ def junit(book: Gradebook) -> str:
                         ET.SubElement(case, "skipped", message=clean(f"graded in {i.graded_in}"))
                     elif not i.passed:
                         f += 1
-                        first = i.feedback.splitlines()[0] if i.feedback else "failed"
+                        feedback = i.feedback
+                        if e.error is not None and said is not None:
+                            feedback = f"not graded: the answer could not be graded (see {said})"
+                        elif e.error is not None:
+                            said = f"{e.id}.{label}"
+                        first = feedback.splitlines()[0] if feedback else "failed"
                         fail = ET.SubElement(case, "failure", message=clean_name(first),
                                              type=clean_name(i.note or "wrong"))
-                        fail.text = clean(i.feedback)
+                        fail.text = clean(feedback)
+            if e.found:
+                ET.SubElement(suite, "system-out").text = clean(e.found)
             suite.set("tests", str(n))
             suite.set("failures", str(f))
             suite.set("errors", "0")
@@ -232,6 +280,10 @@ def markdown(book: Gradebook) -> str:
         for e in s.exercises:
             mark = "✅" if e.passed else "❌"
             lines.append(f"| {mark} {_cell(e.id)} | {_cell(e.title)} | {num(e.score)} | {num(e.max_score)} |")
+        found = [e for e in s.exercises if e.found]
+        if found:
+            lines.append("")
+            lines += [f"- _note:_ {_cell(e.id)}: {_cell(e.found)}" for e in found]
         for e in s.exercises:
             _details(lines, "", e)
     else:
@@ -258,61 +310,109 @@ def markdown(book: Gradebook) -> str:
 
 # ---------------------------------------------------------------- the table
 
-def table(book: Gradebook, con, verbose: bool = True) -> None:
-    """Rich tables for people: per task for one student, a student × exercise grid for a class."""
-    from rich.table import Table
-    from rich.text import Text
+def table(book: Gradebook, out, verbose: bool = True) -> None:
+    """The table for people, to a Printer (plain, or rich on a terminal): per task for one student,
+    a student × exercise grid for a class (short exercise ids, then the grid in parts, where a
+    terminal is too narrow for it)."""
+    from ..render import Col, Styled
 
     if book.single:
         s = book.students[0]
-        t = Table(title=f"score {num(s.score)} / {num(s.max_score)}", title_justify="left",
-                  header_style="bold")
-        for col, just in (("exercise", "left"), ("task", "left"), ("items", "right"), ("score", "right")):
-            t.add_column(col, justify=just)
+        cols = [Col("exercise"), Col("task"), Col("items", right=True), Col("score", right=True)]
+        rows = []
         for e in s.exercises:
             for k, task in enumerate(e.tasks):
                 right, n = task.right
                 if task.kind == "extra":
                     right, n = sum(1 for i in task.items if i.passed), len(task.items)
-                style = "green" if task.passed else "red"
-                t.add_row(Text(clean_name(e.id)) if k == 0 else "", task.kind, f"{right}/{n}",
-                          Text(f"{num(task.score)} / {num(task.max_score)}", style=style))
-        con.print(t)
+                rows.append([clean_name(e.id) if k == 0 else "", task.kind, f"{right}/{n}",
+                             Styled(f"{num(task.score)} / {num(task.max_score)}", "green" if task.passed else "red")])
+        out.table(cols, rows, title=f"score {num(s.score)} / {num(s.max_score)}", boxed=out.rich)
+        for e in s.exercises:
+            if e.found:
+                out.print(Styled(f"note: {clean_name(e.id)}: {clean_name(e.found)}", "yellow"))
         if verbose:
             for e in s.exercises:
-                _print_failures(con, e, "")
+                _print_failures(out, e, "")
         return
-    t = Table(title=f"{len(book.students)} students", title_justify="left", header_style="bold")
-    t.add_column("student")
-    for i, _, m in book.exercises:
-        t.add_column(Text(f"{clean_name(i)}\n/{num(m)}"), justify="right")
-    t.add_column(f"total\n/{num(book.max_score)}", justify="right")
-    for s in book.students:
-        cells = [Text(str(num(e.score)), style="green" if e.passed else ("red" if e.error else ""))
-                 for e in s.exercises]
-        t.add_row(Text(clean_name(s.id)), *cells, Text(str(num(s.score)), style="bold"))
-    con.print(t)
+    _grid(book, out)
     broken = [(s, e) for s in book.students for e in s.exercises if e.error]
     for s, e in broken[:20]:
-        con.print(Text(clean_name(f"{s.id}/{e.id}: "), style="red") + Text(clean_name(e.error.splitlines()[0])))
+        out.print([Styled(clean_name(f"{s.id}/{e.id}: "), "red"), clean_name(e.error.splitlines()[0])])
     if len(broken) > 20:
-        con.print(f"… and {len(broken) - 20} more answers that could not be graded")
+        out.print(f"… and {len(broken) - 20} more answers that could not be graded")
 
 
-def _print_failures(con, e: ExerciseResult, prefix: str) -> None:
-    from rich.text import Text
+def _short_ids(ids: list[str]) -> list[str]:
+    """`01` for `01-ln-sin-cos`: each id up to its first '-', where those are unique; else the ids."""
+    short = [i.split("-", 1)[0] or i for i in ids]
+    return short if len(set(short)) == len(short) else ids
+
+
+def _grid(book: Gradebook, out) -> None:
+    from ..render import Col, Styled, fits
+
+    ids = [clean_name(i) for i, _, _ in book.exercises]
+
+    def layout(names, which):
+        cols = [Col("student")] + [Col(f"{names[k]}\n/{num(book.exercises[k][2])}", right=True) for k in which]
+        cols.append(Col(f"total\n/{num(book.max_score)}", right=True))
+        rows = []
+        for s in book.students:
+            cells = [Styled(str(num(s.exercises[k].score)), "green" if s.exercises[k].passed else
+                            ("red" if s.exercises[k].error else "")) for k in which]
+            rows.append([clean_name(s.id), *cells, Styled(str(num(s.score)), "bold")])
+        return cols, rows
+
+    title = f"{len(book.students)} students"
+    every = list(range(len(ids)))
+    boxed = out.rich
+    for names in (ids, _short_ids(ids)):
+        cols, rows = layout(names, every)
+        if fits(cols, rows, out.width, boxed):
+            break
+    if names != ids:
+        out.print(", ".join(f"{n}: {i}" for n, i in zip(names, ids)))
+    if fits(cols, rows, out.width, boxed):
+        out.table(cols, rows, title=title, boxed=boxed)
+        return
+    # too wide even so: the exercises in parts, each beside the student column (and the total)
+    part: list[int] = []
+    parts = []
+    for k in every:
+        if part and not fits(*layout(names, part + [k]), out.width, boxed):
+            parts.append(part)
+            part = []
+        part.append(k)
+    parts.append(part)
+    for n, part in enumerate(parts):
+        out.table(*layout(names, part), title=f"{title} ({n + 1} of {len(parts)})", boxed=boxed)
+
+
+def _print_failures(out, e: ExerciseResult, prefix: str) -> None:
+    from ..render import Styled
 
     shown = [(t, i) for t in e.tasks for i in t.items
              if i.graded_in is None and (not i.passed or i.note)]     # failures, and passes with a note
     if not any(not i.passed for _, i in shown):
         return
-    con.print(Text(f"\n{clean_name(prefix + e.id)} ({clean_name(e.title)})", style="bold"))
+    out.print()
+    out.print(Styled(f"{clean_name(prefix + e.id)} ({clean_name(e.title)})", "bold"))
     if e.error:
-        con.print(Text(clean(e.error)))
+        out.print(clean(e.error))
         return
     for t, i in shown:
-        mark = Text("  ✗ ", style="red") if not i.passed else Text("  ✓ ", style="green")
-        con.print(mark + Text(f"{t.kind}: ", style="bold") + Text(clean(i.feedback).replace("\n", "\n    ")))
+        mark = Styled("  ✗ ", "red") if not i.passed else Styled("  ✓ ", "green")
+        out.print([mark, Styled(f"{t.kind}: ", "bold"), clean(i.feedback).replace("\n", "\n    ")])
 
 
-FORMATS = {"json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}
+def table_text(book: Gradebook) -> str:
+    """The table as plain text (for -o, --report table=FILE and Gradebook.render)."""
+    from ..render import Printer
+
+    out = Printer(collect=True)
+    table(book, out)
+    return out.text()
+
+
+FORMATS = {"table": table_text, "json": to_json, "junit": junit, "gradescope": gradescope, "csv": to_csv, "markdown": markdown}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..numbers import num
+
 SIGN = "sign-error"
 INNER = "missing-inner-factor"
 SWAPPED = "forward-reverse-swapped"
@@ -92,7 +94,7 @@ def generic(expected, given, same, idx=slice(None)) -> tuple[str, str] | None:
         return TRANSPOSED, "your answer is the transpose of the expected value"
     ratio = _ratio(e[idx], np.asarray(given)[idx])
     if ratio is not None and same(ratio * e):
-        return FACTOR, f"your answer is {ratio:.6g} times the expected value: a constant factor is off"
+        return FACTOR, f"your answer is {num(ratio, 6)} times the expected value: a constant factor is off"
     return None
 
 

@@ -58,6 +58,7 @@ class ExerciseResult:
     answer: str | None = None     # the answer file graded (None: not found)
     error: str | None = None      # the answer could not be graded at all (rendered, with line)
     regrade: bool = False         # the grader itself failed (its process died): grade it again
+    found: str | None = None      # the answer was not where expected: where it was found, and that it was used
 
     @property
     def score(self) -> float:
@@ -95,6 +96,7 @@ class Gradebook:
     exercises: list[tuple[str, str, float]]   # (id, title, max_score), in order
     students: list[StudentResult]
     single: bool = True                       # one student's answers, not --submissions
+    folder: str | None = None                 # that student's folder (--answers DIR), as given
 
     @property
     def max_score(self) -> float:
@@ -114,16 +116,9 @@ class Gradebook:
         junit, gradescope (one student), csv or markdown."""
         from . import formats
 
-        if format in ("table", "text"):
-            import io
-
-            from rich.console import Console
-
-            buf = io.StringIO()
-            formats.table(self, Console(file=buf, no_color=True, width=120, highlight=False))
-            return buf.getvalue()
+        format = "table" if format == "text" else format
         if format not in formats.FORMATS:
-            raise ValueError(f"format {format!r}: choose table, {', '.join(formats.FORMATS)}")
+            raise ValueError(f"format {format!r}: choose {', '.join(formats.FORMATS)}")
         if format == "gradescope" and not self.single:
             raise ValueError("the gradescope format reports on one student, not a class")
         return formats.FORMATS[format](self)

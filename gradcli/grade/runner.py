@@ -3,12 +3,18 @@
 Where a student's answer to exercise ID is found, in order:
   STUDENT/ID/ANSWER   (ANSWER: the exercise's `answer` key, answer.grad by default)
   STUDENT/ID.grad
+  STUDENT/exercises/ID/ANSWER, STUDENT/exercises/ID.grad   (a student's repository, as
+                      `gradcli init --students` writes it, uploaded whole)
   STUDENT/ANSWER      (only when DIR holds a single exercise)
+and, when none of those is there, the one file that looks meant, anywhere in the student's
+folder (`hw/01-ln-sin-cos-final.grad`, `hw/01-ln-sin-cos/answer.grad`; see `look_for`), graded
+with a note that says so.  When nothing is found, the feedback lists what the folder holds.
 Without --answers or --submissions, each exercise's own answer file is graded.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import sys
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import shown
+from ..numbers import num
 from .batch import Limits
 from .exercise import SOLUTION, Exercise, find_exercises, load_exercise
 from .report import ExerciseResult, Gradebook, StudentResult
@@ -35,7 +42,8 @@ def answer_candidates(ex: Exercise, folder: Path | None, single: bool) -> list[P
         return [ex.folder / ex.answer_file]
     if folder.is_file():
         return [folder]
-    found = [folder / ex.id / ex.answer_file, folder / f"{ex.id}.grad"]
+    found = [folder / ex.id / ex.answer_file, folder / f"{ex.id}.grad",
+             folder / "exercises" / ex.id / ex.answer_file, folder / "exercises" / f"{ex.id}.grad"]
     if single:
         found.append(folder / ex.answer_file)
     return found
@@ -55,12 +63,20 @@ def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
     from .tasks import failed
 
     results = []
+    files = None     # the student's folder's files, listed when an answer is not where expected
     for ex in exercises:
         if refused is not None:
             results.append(failed(ex, None, refused))
             continue
         candidates = answer_candidates(ex, folder, len(exercises) == 1)
         path = next((p for p in candidates if os.path.lexists(p)), None)
+        note = None
+        if path is None and folder is not None and folder.is_dir():
+            files = _files(folder) if files is None else files
+            path, note = look_for(ex, exercises, folder, files)
+            if path is None:
+                results.append(failed(ex, None, note))
+                continue
         if path is None:
             looked = ", ".join(str(p) for p in candidates)
             results.append(failed(ex, None, f"no answer found (looked for {looked})"))
@@ -68,8 +84,111 @@ def grade_student(exercises: list[Exercise], student: str, folder: Path | None,
             results.append(failed(ex, None, f"{path}: leads outside the student's folder {folder} "
                                             "(a symbolic link): not graded"))
         else:
-            results.append(grade_file(ex, path, limits))
+            result = grade_file(ex, path, limits)
+            result.found = note
+            results.append(result)
     return StudentResult(shown(student), [_shown(r) for r in results])
+
+
+MAX_LISTED = 20        # files an answer-not-found message lists at most
+MAX_WALKED = 5000      # entries of a student's folder looked at, at most
+MAX_DEPTH = 16         # ... and folders deep
+
+
+def _files(folder: Path) -> list[str]:
+    """The student's files, as paths inside their folder (sorted, '/'-separated): regular files
+    only, no hidden ones, no symbolic link followed, at most MAX_DEPTH folders deep and
+    MAX_WALKED entries looked at (a loop over a stack: no recursion a deep folder could exhaust)."""
+    found: list[str] = []
+    seen = 0
+    stack = [(str(folder), "", 0)]
+    while stack and seen <= MAX_WALKED:
+        top, rel, depth = stack.pop()
+        try:
+            with os.scandir(top) as entries:     # a huge folder is read only as far as the bound
+                listed = sorted(itertools.islice(entries, MAX_WALKED + 1 - seen), key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in listed:
+            seen += 1
+            if entry.name.startswith(".") or entry.name == "__MACOSX" or entry.is_symlink():
+                continue
+            name = f"{rel}{entry.name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if depth < MAX_DEPTH:
+                        folders.append((entry.path, name + "/", depth + 1))
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(name)
+            except OSError:
+                continue
+        stack.extend(reversed(folders))
+    return sorted(found)
+
+
+def _claims(rel: str, ex: Exercise) -> bool:
+    """Does the file `rel` look like an answer to `ex`: a .grad file whose name starts with the id
+    (`hw/01-ln-sin-cos-final.grad`), or the answer file in a folder named by the id
+    (`hw/01-ln-sin-cos/answer.grad`)?  Case does not matter."""
+    parts = rel.lower().split("/")
+    ident = ex.id.lower()
+    if parts[-1].startswith(ident) and parts[-1].endswith(".grad"):
+        return True
+    return len(parts) > 1 and parts[-2] == ident and parts[-1] == ex.answer_file.lower()
+
+
+def look_for(ex: Exercise, exercises: list[Exercise], folder: Path, files: list[str]) -> tuple[Path | None, str]:
+    """The answer to `ex` somewhere in the student's folder when it is not where expected:
+    (the file, a note saying it was used) when exactly one file looks meant (see _claims; a file
+    that another exercise with a longer id claims is that one's; with a single exercise, the
+    folder's only .grad file), else (None, what the folder holds and what to rename)."""
+    def mine(rel: str) -> bool:
+        longer = [o for o in exercises if o is not ex and len(o.id) > len(ex.id) and _claims(rel, o)]
+        return _claims(rel, ex) and not longer
+
+    expected = f"{ex.id}.grad or {ex.id}/{ex.answer_file}"
+    meant = [rel for rel in files if mine(rel)]
+    grads = [rel for rel in files if rel.lower().endswith(".grad")]
+    if not meant and len(exercises) == 1 and len(grads) == 1:
+        meant = grads
+    if len(meant) == 1:
+        return folder / meant[0], (f"graded {meant[0]}: there is no {expected} at the top of your "
+                                   f"submission, and it is the one file that looks meant")
+    if meant:
+        return None, (f"no answer found: {expected} is not in your submission, and {len(meant)} files could "
+                      f"be it: {_listed(meant)}; name the one to grade {ex.id}.grad")
+    if not files:
+        return None, f"no answer found: your submission is empty (expected {expected})"
+    hint = ""
+    near = _nearest(ex, exercises, grads)
+    if near:
+        hint = f"; {near} looks meant: name it {ex.id}.grad to have it graded"
+    return None, (f"no answer found: {expected} is not in your submission, which holds "
+                  f"{len(files)} file{'s' if len(files) != 1 else ''}: {_listed(files)}{hint}")
+
+
+def _nearest(ex: Exercise, exercises: list[Exercise], grads: list[str]) -> str | None:
+    """The .grad file whose name is closest to the id (`01_ln_sin_cos.grad`, `ln-sin-cos.grad`),
+    if it is closer to this exercise's id than to any other's."""
+    import difflib
+
+    def score(rel: str, ident: str) -> float:
+        stem = rel.rsplit("/", 1)[-1].lower().removesuffix(".grad")
+        return difflib.SequenceMatcher(None, stem.replace("_", "-"), ident.lower()).ratio()
+
+    free = [rel for rel in grads if not any(_claims(rel, o) for o in exercises)]
+    best = max(free, key=lambda rel: score(rel, ex.id), default=None)
+    if best is None or score(best, ex.id) < 0.6:
+        return None
+    if any(score(best, o.id) >= score(best, ex.id) for o in exercises if o is not ex):
+        return None
+    return best
+
+
+def _listed(names: list[str]) -> str:
+    more = len(names) - MAX_LISTED
+    return ", ".join(names[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
 def _shown(r: ExerciseResult) -> ExerciseResult:
@@ -77,6 +196,7 @@ def _shown(r: ExerciseResult) -> ExerciseResult:
     r.id, r.title = shown(r.id), shown(r.title)
     r.answer = None if r.answer is None else shown(r.answer)
     r.error = None if r.error is None else shown(r.error)
+    r.found = None if r.found is None else shown(r.found)
     for t in r.tasks:
         for i in t.items:
             i.name, i.feedback = shown(i.name), shown(i.feedback)
@@ -289,8 +409,10 @@ def _death(proc) -> str:
             "memory): grade it again")
 
 
-def gradebook(exercises: list[Exercise], students: list[StudentResult], single: bool) -> Gradebook:
-    return Gradebook([(shown(ex.id), shown(ex.title), ex.max_score) for ex in exercises], students, single)
+def gradebook(exercises: list[Exercise], students: list[StudentResult], single: bool,
+              folder: Path | None = None) -> Gradebook:
+    return Gradebook([(shown(ex.id), shown(ex.title), ex.max_score) for ex in exercises], students, single,
+                     None if folder is None or not folder.is_dir() else shown(str(folder)))
 
 
 # ---------------------------------------------------------------- self-test
@@ -305,14 +427,14 @@ def self_test(exercises: list[Exercise], limits: Limits) -> list[tuple[str, str,
         else:
             r = grade_file(ex, sol, limits)
             ok = r.error is None and r.score == ex.max_score and r.passed
-            rows.append((ex.id, SOLUTION, ok, f"{r.score:g} / {ex.max_score:g}" + _first_failure(r)))
+            rows.append((ex.id, SOLUTION, ok, f"{num(r.score)} / {num(ex.max_score)}" + _first_failure(r)))
         tpl = ex.folder / ex.answer_file
         if not tpl.is_file():
             rows.append((ex.id, ex.answer_file, False, f"{tpl} does not exist"))
         else:
             r = grade_file(ex, tpl, limits)
             ok = r.error is None and r.score == 0
-            msg = f"{r.score:g} / {ex.max_score:g}"
+            msg = f"{num(r.score)} / {num(ex.max_score)}"
             if r.error:
                 msg += f"; error: {r.error.splitlines()[0]}"
             elif r.score:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradError
+from ..numbers import num
 from . import batch, notes
 from .answer import Answer, Claim, Line, TooLarge, build_answer, read_answer, unparse
 from .batch import AnswerTimeout, Limits
@@ -657,7 +658,7 @@ def grade_file(ex: Exercise, path: str | Path | None, limits: Limits | None = No
     except (GradError, TooLarge) as err:
         return failed(ex, name, err.render())
     except AnswerTimeout:
-        return failed(ex, name, f"{name}: grading took longer than {limits.time_limit:g} s, the limit per answer")
+        return failed(ex, name, f"{name}: grading took longer than {num(limits.time_limit)} s, the limit per answer")
     except MemoryError:
         return failed(ex, name, f"{name}: the answer needs more memory than the grader allows")
     except RecursionError:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..options import AT, EXAMPLE, SEED, each_file, json_text, with_examples
+from ..options import AT, DIGITS, EXAMPLE, SEED, each_file, json_text, with_examples
 
 FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html", "python"]
 
@@ -26,10 +26,11 @@ FORMATS = ["text", "json", "dot", "mermaid", "svg", "png", "html", "python"]
 @click.option("--limit", type=click.IntRange(0, 100_000), default=50, show_default=True,
               help="List at most this many paths per input; the rest are counted.")
 @SEED
+@DIGITS
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), metavar="PATH",
               help="Write to PATH instead of standard output.")
-def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, output):
+def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, digits, fmt, output):
     """The computational graph: each node's value and adjoint, each edge's local partial.
 
     Text lists the nodes in topological order, like a jaxpr, then the edges with
@@ -40,10 +41,9 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
     forward and reverse code the engine compiles, runnable, the file's names as comments.
     """
     files = with_examples(files, examples)
-    from . import render as gr
     from . import view
     from ..errors import GradError
-    from ..output import emit
+    from ..numbers import options
 
     if fmt in ("svg", "png", "html") and len(files) > 1:
         raise GradError(f"--format {fmt} draws one file at a time; given {len(files)}")
@@ -55,7 +55,16 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
         status = status or 1
     if output is not None and status == 2:
         sys.exit(status)   # a failed run leaves an existing -o file as it was (docs/errors.md)
-    # A write error is a GradError, reported (exit 2) by cli.main.
+    # A write error is a GradError, reported (exit 2) by cli.main. JSON keeps every digit.
+    with options(digits=digits):
+        _write(reports, files, fmt, output)
+    sys.exit(status)
+
+
+def _write(reports, files, fmt, output) -> None:
+    from . import render as gr
+    from ..output import emit
+
     if fmt in ("svg", "png"):
         if reports:
             emit(gr.graphviz(gr.dot(reports[0]), fmt), output)
@@ -76,36 +85,18 @@ def graph(files, examples, at, mode, wrt, of, with_paths, limit, seed, fmt, outp
         emit("\n\n".join(render(r) for r in reports), output)
     else:
         emit("\n".join(gr.mermaid(r) for r in reports), output)
-    sys.exit(status)
 
 
 def _text(reports, output) -> None:
+    """The listings: to a terminal (rich, fitted to its width), or plain to a pipe or -o PATH."""
     from . import render as gr
     from ..output import emit
-    from ..render import console
+    from ..render import printer
 
-    def show(con):
-        for i, r in enumerate(reports):
-            if i:
-                con.print()
-            gr.text(r, con, show_file=True)
-
-    if output is None:
-        con = console()
-        if con.is_terminal:
-            show(con)
-            return
-        with con.capture() as cap:  # plain text: no trailing blanks from table padding
-            show(con)
-        emit(_rstrip(cap.get()))
-        return
-    from rich.console import Console
-
-    con = Console(no_color=True, color_system=None, highlight=False, soft_wrap=False, width=200)
-    with con.capture() as cap:
-        show(con)
-    emit(_rstrip(cap.get()), output)
-
-
-def _rstrip(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.split("\n"))
+    out = printer(collect=output is not None)
+    for i, r in enumerate(reports):
+        if i:
+            out.print()
+        gr.text(r, out, show_file=True)
+    if output is not None:
+        emit(out.text(), output)

@@ -23,8 +23,9 @@ from . import layout as lay
 from .render import claim_text, edge_label
 from .view import GraphView, expr_text, fmt, shape_text
 from ..autodiff.ops import OPS
+from ..numbers import SUMMARY_AT, block, digits, exact
 
-FULL = 1000         # a tensor's hover text lists at most this many entries
+FULL = SUMMARY_AT   # a tensor's hover text lists at most this many entries
 FEW = 4             # entries shown in an abbreviated tensor
 SUM_TERMS = 6       # a running sum of more terms shows the sum so far + the new term
 CHAR_W, LINE_H, PAD = 7.25, 16, 8      # node text metrics (12px monospace), in px
@@ -38,12 +39,12 @@ def _tensor(v) -> bool:
 
 
 def abbrev(v) -> str:
-    """A value on a few characters: `-6.2831853`, or `[2,3]{1, 1, -1, 0, …}` for a tensor."""
+    """A value on a few characters: `-6.283185307179586`, or `[2,3]{1, 1, -1, 0, …}` for a tensor."""
     a = np.asarray(v, dtype=float)
     if a.ndim == 0:
         return fmt(a)
     flat = a.ravel()
-    items = [fmt(x, 5) for x in flat[:FEW]]
+    items = [fmt(x, min(5, digits() or 5)) for x in flat[:FEW]]      # an abbreviation: 5 digits at most
     if flat.size > FEW:
         items.append("…")
     return shape_text(a.shape) + "{" + ", ".join(items) + "}"
@@ -52,9 +53,8 @@ def abbrev(v) -> str:
 def full(v) -> str:
     """The hover text of a tensor: its shape and entries (at most FULL of them)."""
     a = np.asarray(v, dtype=float)
-    body = np.array2string(a, separator=", ", threshold=FULL, max_line_width=100,
-                           formatter={"float_kind": lambda x: fmt(x)})
-    note = f" (the first of {a.size:,} entries)" if a.size > FULL else ""
+    body = block(a)
+    note = f" ({a.size:,} entries: the first and last of each axis)" if a.size > FULL else ""
     return f"shape {shape_text(a.shape)}{note}\n{body}"
 
 
@@ -309,7 +309,7 @@ def _svg(gv: GraphView, sweep_texts, layout: str) -> tuple[str, str]:
         kind = "output" if n.output else n.kind
         cls = f"gc-node gc-k-{kind}" + (" gc-bad" if any(not c.agrees for c in n.claims) else "")
         (l1, c1), (l2, c2) = n.span
-        tip = f"{n.name} = {full(n.value) if _tensor(n.value) else repr(float(n.value))}"
+        tip = f"{n.name} = {full(n.value) if _tensor(n.value) else exact(n.value)}"
         g = [f'<g class="{cls}" id="gc-n{n.id}" data-name="{escape(n.name)}" '
              f'data-live="{int(n.live)}" data-span="{l1},{c1},{l2},{c2}" '
              f'data-box="{x:.0f},{y:.0f},{w:.0f},{h:.0f}"><title>{escape(tip)}</title>',

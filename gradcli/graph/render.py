@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
-from .view import GraphView, Summary, fmt, shape_text, summarised
-from ..render import tolist
+import numpy as np
+
+from .view import SMALL, GraphView, Summary, fmt, shape_text, summarised
+from ..numbers import block, options
+from ..render import Col, Styled, fit, tolist
 
 
 def _value(v):
@@ -34,7 +37,7 @@ def _mark(ok: bool) -> str:
     return "✓" if ok else "✗"
 
 
-def claim_text(c, digits: int = 8) -> str:
+def claim_text(c, digits: int | None = None) -> str:
     """`d(o)/d(x) = (x+y)*cos(x) = -6.28 ✓`, or with the engine's value when they differ."""
     head = f"{c.text} = {c.source}"
     given = fmt(c.given, digits)
@@ -97,85 +100,87 @@ def path_factors(gv: GraphView, p) -> tuple[str, str | None]:
 
 # ---------------------------------------------------------------- text
 
-def text(gv: GraphView, con, show_file: bool = True) -> None:
-    from rich.table import Table
-    from rich.text import Text
+def text(gv: GraphView, out, show_file: bool = True) -> None:
+    """The listing: a Printer gets the point, the node table, the edges and the paths; on a
+    narrow terminal with fewer digits if that makes the tables fit (and a note that says so)."""
+    digits, layout, note = fit(out.width, lambda layout: _tables(gv, *layout), LAYOUTS)
+    with options(digits=digits):
+        _text(gv, out, show_file, layout)
+    if note:
+        out.print(Styled(f"({note})", "dim"))
 
-    point = ", ".join(f"{k} = {fmt(v)}" for k, v in gv.point.items())
-    head = Text()
-    if show_file:
-        head.append(gv.file, style="bold")
-        head.append("  ")
-    head.append(f"at {point}")
-    con.print(head)
-    note = "" if gv.scalar else f" (a tensor: the adjoint of sum({gv.output}))"
-    con.print(Text(f"output {gv.output}{note}; d({gv.out})/d(node) by reverse mode"
-                   + (", d(node)/d(" + "), d(node)/d(".join(gv.wrt) + ") by forward mode"
-                      if gv.wrt else "")))
 
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    for col, just in [("node", "left"), ("definition", "left"), ("shape", "left"),
-                      ("value", "right"), (f"d({gv.out})/d(node)", "right")]:
-        table.add_column(col, justify=just)
-    for x in gv.wrt:
-        table.add_column(f"d(node)/d({x})", justify="right")
+# How the node table may be laid out to fit a terminal: (tensors over several lines, shapes shown).
+LAYOUTS = [(False, True), (True, True), (True, False)]
+
+
+def _tables(gv: GraphView, blocks: bool = False, shapes: bool = True) -> list:
+    """(columns, rows, boxed) of the node table and of the edges table; `blocks`: small tensors
+    over several lines (a matrix a row per line) rather than as nested lists on one."""
+    value = (lambda v: block(v) if np.ndim(v) and np.size(v) <= SMALL else fmt(v)) if blocks else fmt
+    cols = [Col("node"), Col("definition", wrap=True)] + ([Col("shape")] if shapes else []) + \
+        [Col("value", right=True), Col(f"d({gv.out})/d(node)", right=True)]
+    cols += [Col(f"d(node)/d({x})", right=True) for x in gv.wrt]
     has_claims = any(n.claims for n in gv.nodes)
     if has_claims:
-        table.add_column("claims in the file")
+        cols.append(Col("claims in the file", wrap=True))
+    rows = []
     for n in gv.nodes:
         if n.literal:
             continue  # shown inline where used, like a jaxpr literal
         style = "bold" if n.output else ("cyan" if n.kind == "input" else ("dim" if n.kind == "const" else ""))
-        name = Text(n.name + (" (output)" if n.output else ""), style=style)
-        row = [name, Text(n.expr), Text(shape_text(n.shape)), Text(fmt(n.value)),
-               Text("—" if n.adjoint is None else fmt(n.adjoint))]
+        row = [Styled(n.name + (" (output)" if n.output else ""), style), n.expr] + \
+            ([shape_text(n.shape)] if shapes else []) + [value(n.value), "—" if n.adjoint is None else value(n.adjoint)]
         for x in gv.wrt:
             t = n.tangents.get(x)
-            row.append(Text("—" if t is None else fmt(t)))
+            row.append("—" if t is None else value(t))
         if has_claims:
             row.append(_claims_cell(n.claims))
-        table.add_row(*row)
-    con.print(table)
-
+        rows.append(row)
+    tables = [(cols, rows, False)]
     edges = [e for e in gv.edges if e.differentiable]
     if edges:
-        con.print()
-        con.print(Text("edges: the local partial of each node w.r.t. each argument", style="bold"))
-        et = Table(box=None, show_header=False, pad_edge=False, show_edge=False)
-        et.add_column("edge")
-        et.add_column("partial")
-        et.add_column("value", justify="left")
+        ecols = [Col(""), Col("", wrap=True), Col("")]      # edge, partial, value: no header
         has_edge_claims = any(e.claims for e in edges)
         if has_edge_claims:
-            et.add_column("claims")
+            ecols.append(Col("", wrap=True))
+        erows = []
         for e in edges:
             left, right = edge_text(gv, e)
-            row = [Text(f"{gv.nodes[e.src].name} → {gv.nodes[e.dst].name}"), Text(left),
-                   Text("" if right == e.formula else ("= " + right if not e.tensor_op else right))]
+            row = [f"{gv.nodes[e.src].name} → {gv.nodes[e.dst].name}", left,
+                   "" if right == e.formula else ("= " + right if not e.tensor_op else right)]
             if has_edge_claims:
                 row.append(_claims_cell(e.claims))
-            et.add_row(*row)
-        con.print(et)
+            erows.append(row)
+        tables.append((ecols, erows, False))
+    return tables
+
+
+def _text(gv: GraphView, out, show_file: bool, layout) -> None:
+    point = ", ".join(f"{k} = {fmt(v)}" for k, v in gv.point.items())
+    out.print(([Styled(gv.file, "bold"), "  "] if show_file else []) + [f"at {point}"])
+    note = "" if gv.scalar else f" (a tensor: the adjoint of sum({gv.output}))"
+    out.print(f"output {gv.output}{note}; d({gv.out})/d(node) by reverse mode"
+              + (", d(node)/d(" + "), d(node)/d(".join(gv.wrt) + ") by forward mode" if gv.wrt else ""))
+    tables = _tables(gv, *layout)
+    out.table(*tables[0][:2])
+    if len(tables) > 1:
+        out.print()
+        out.print(Styled("edges: the local partial of each node w.r.t. each argument", "bold"))
+        cols, rows, _ = tables[1]
+        out.table(cols, rows, headers=False)
     for rep in gv.paths:
-        con.print()
-        paths_text(gv, rep, con)
+        out.print()
+        paths_text(gv, rep, out)
 
 
-def _claims_cell(claims):
-    from rich.text import Text
-
-    cell = Text()
-    for i, c in enumerate(claims):
-        if i:
-            cell.append("; ")
-        cell.append(claim_text(c), style="green" if c.agrees else "bold red")
-    return cell
+def _claims_cell(claims) -> str | Styled:
+    """The claims about a node or an edge, `; `-separated (red if any is wrong)."""
+    text = "; ".join(claim_text(c) for c in claims)
+    return Styled(text, "green" if all(c.agrees for c in claims) else "bold red")
 
 
-def paths_text(gv: GraphView, rep, con) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
+def paths_text(gv: GraphView, rep, out) -> None:
     n = len(rep.paths)
     head = f"paths from {rep.wrt} to {rep.output}: {rep.count:,}"
     if rep.count == 0:
@@ -184,7 +189,7 @@ def paths_text(gv: GraphView, rep, con) -> None:
         head += ", all shown" if rep.count > 1 else ", shown"
     else:
         head += f"; the first {n:,} shown (--limit {rep.limit})"
-    con.print(Text(head, style="bold"))
+    out.print(Styled(head, "bold"))
     names = [path_name(gv, p) for p in rep.paths]
     width = min(max((len(x) for x in names), default=0), 48)
     for name, p in zip(names, rep.paths):
@@ -194,22 +199,21 @@ def paths_text(gv: GraphView, rep, con) -> None:
         if numbers is not None and numbers != formulas and numbers != value:
             prod = f"{formulas} = {numbers}"
         if len(name) > width:  # a long path gets a line of its own
-            con.print(Text(f"  {name}"), soft_wrap=True)
-            con.print(Text(f"      {prod} = {value}"), soft_wrap=True)
+            out.print(f"  {name}")
+            out.print(f"      {prod} = {value}")
         else:
-            con.print(Text(f"  {name:<{width}}  {prod} = {value}"), soft_wrap=True)
+            out.print(f"  {name:<{width}}  {prod} = {value}")
     grad = f"d({rep.output})/d({rep.wrt}) by reverse mode = {fmt(rep.gradient)}"
     if rep.complete:
-        line = Text(f"total (sum over {rep.count:,} path{'s' if rep.count != 1 else ''}) = "
-                    f"{fmt(rep.total)}; {grad} ")
-        line.append(_mark(rep.agrees), style="green" if rep.agrees else "bold red")
-        con.print(line)
+        out.print([f"total (sum over {rep.count:,} path{'s' if rep.count != 1 else ''}) = "
+                   f"{fmt(rep.total)}; {grad} ",
+                   Styled(_mark(rep.agrees), "green" if rep.agrees else "bold red")])
     else:
         rest = rep.count - n
-        con.print(Text(f"the {n:,} shown sum to {fmt(rep.shown_sum)}; {rest:,} more path"
-                       f"{'s' if rest != 1 else ''} not shown, so that is not the total"))
-        con.print(Text(f"total over all {rep.count:,} paths = {fmt(rep.total)} = d({rep.output})/d({rep.wrt}) "
-                       "by reverse mode, which sums every path without listing them"))
+        out.print(f"the {n:,} shown sum to {fmt(rep.shown_sum)}; {rest:,} more path"
+                  f"{'s' if rest != 1 else ''} not shown, so that is not the total")
+        out.print(f"total over all {rep.count:,} paths = {fmt(rep.total)} = d({rep.output})/d({rep.wrt}) "
+                  "by reverse mode, which sums every path without listing them")
 
 
 # ---------------------------------------------------------------- JSON

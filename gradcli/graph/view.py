@@ -22,6 +22,7 @@ import numpy as np
 from ..autodiff import engine
 from ..errors import GradError, did_you_mean
 from ..language.program import Program, bind, load
+from ..numbers import exact, nested, num
 
 SMALL = 12          # a tensor with at most this many elements is shown in full
 FULL = 10_000       # JSON lists a tensor in full up to this many elements, else a Summary
@@ -196,35 +197,25 @@ def _span(program: Program, start: int, end: int) -> tuple:
     return src.line_col(start), src.line_col(max(start, end))
 
 
-def fmt(value, digits: int = 8) -> str:
-    """A value on one line: %g for a scalar, nested lists when small, a summary else."""
+def fmt(value, digits: int | None = None) -> str:
+    """A value on one line (gradcli.numbers: exact, or `--digits`): a scalar, nested lists
+    when small, min/max/mean else."""
     if isinstance(value, Summary):
         if value.min is None:
             return f"no finite element ({value.nonfinite:,} not finite)"
         extra = f", {value.nonfinite:,} not finite" if value.nonfinite else ""
-        return (f"min {_num(value.min, 6)}, max {_num(value.max, 6)}, "
-                f"mean {_num(value.mean, 6)}{extra}")
+        return (f"min {num(value.min, digits)}, max {num(value.max, digits)}, "
+                f"mean {num(value.mean, digits)}{extra}")
     if isinstance(value, (float, int)):       # np.float64 is a float
-        return _num(value, digits)
+        return num(value, digits)
     a = np.asarray(value, dtype=float)
     if a.ndim == 0:
-        return _num(a.item(), digits)
+        return num(a.item(), digits)
     if a.size <= SMALL:
-        return _nested(a, 6)
+        return nested(a, digits)
     with np.errstate(all="ignore"):
-        return (f"min {_num(np.min(a), 6)}, max {_num(np.max(a), 6)}, "
-                f"mean {_num(np.mean(a), 6)}")
-
-
-def _num(v, digits) -> str:
-    text = f"{float(v):.{digits}g}"
-    return "0" if text == "-0" else text
-
-
-def _nested(a, digits) -> str:
-    if a.ndim == 0:
-        return _num(a.item(), digits)
-    return "[" + ", ".join(_nested(row, digits) for row in a) + "]"
+        return (f"min {num(np.min(a), digits)}, max {num(np.max(a), digits)}, "
+                f"mean {num(np.mean(a), digits)}")
 
 
 def shape_text(shape) -> str:
@@ -287,7 +278,7 @@ def view(program: Program, point: dict, output: str | None = None, wrt: list[int
     for node in nodes[: program.n_main]:
         value = vals[node.id]
         literal = node.kind == "const" and node.generated and np.ndim(value) == 0
-        name = fmt(value) if literal else node.name
+        name = exact(value) if literal else node.name
         names.append(name)
         shape = tuple(np.shape(value))
         if node.kind == "op":
