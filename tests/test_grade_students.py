@@ -234,6 +234,8 @@ def test_numbers_to_four_significant_figures(exercises, tmp_path, given, ok):
     result = grade_text(ex, tmp_path, f"d(f)/d(x) = {given}\nd(f)/d(y) = 0\n")
     assert by_name(result)[("derivative", "d(f)/d(x)")].passed is ok
     assert result.score == (1 if ok else 0.5) and not result.passed      # the derivative task's point only
+    graph = by_name(result)[("graph", "one primitive op per node")]      # the claims alone: no graph
+    assert graph.note == notes.MISSING and "your answer has no graph" in graph.feedback
 
 
 @pytest.mark.parametrize("given,ok", [("0", True), ("-8.7423e-08", True), ("1.2e-16", True), ("4e-5", True),
@@ -464,3 +466,31 @@ def test_a_loss_left_without_its_sum_has_the_wrong_shape(tmp_path):
     assert extra.feedback.startswith("d(L)/d(e) (line 3): not asked, but wrong; expected a 3×3 matrix, given a "
                                      "vector of 3")
     assert result.score == 0 and result.max_score == 1 and not result.passed
+
+
+def test_items_follow_the_order_of_the_answers_lines(exercises, tmp_path):
+    ex = exercise(exercises, "01-ln-sin-cos")
+    text = ("s1 = sin(x)\nc1 = cos(x)\nprod = s1 * c1\nf = log(prod)\nd(f)/d(x) = cos(x)/sin(x) - sin(x)/cos(x)\n"
+            "d(s1)/d(x) = cos(x)\nd(c1)/d(x) = -sin(x)\nd(prod)/d(x) = c1*c1 - s1*s1\n"
+            "d(f)/d(prod) = 1/prod\nd(f)/d(c1) = s1/prod\nd(f)/d(s1) = c1/prod\n")
+    result = grade_text(ex, tmp_path, text)
+    tasks = {t.kind: [i.name for i in t.items] for t in result.tasks}
+    assert tasks["forward"] == ["d(s1)/d(x)", "d(c1)/d(x)", "d(prod)/d(x)", "d(f)/d(x)"]
+    assert tasks["reverse"] == ["d(f)/d(x)", "d(f)/d(s1)", "d(f)/d(c1)", "d(f)/d(prod)"]
+    assert result.score == 7 and result.passed
+
+
+def test_a_number_stands_for_every_entry_of_an_elementwise_partial(tmp_path):
+    # u = s v, s a number at each point: partial(u, v) is s in every entry, partial(u, s) the vector v
+    ex = make(tmp_path, "input s in (0.5, 2) = 1.5\ninput v in (-1, 1) = [0.5, -1, 2]\nu = s*v\nf = sum(u)\n",
+              '[[tasks]]\nkind = "edges"\nform = "any"\n')
+    graph = "u = s*v\nf = sum(u)\n"
+    for partial in ("s", "s * [1, 1, 1]"):
+        right = grade_text(ex, tmp_path, graph + f"partial(u, v) = {partial}\npartial(u, s) = v\n"
+                           "partial(f, u) = [1, 1, 1]\n")
+        assert right.score == 1 and right.passed, partial
+    # sum is not elementwise: its partial is a vector, and the number 1 does not stand for it
+    wrong = grade_text(ex, tmp_path, graph + "partial(u, v) = s\npartial(u, s) = v\npartial(f, u) = 1\n", "w.grad")
+    item = by_name(wrong)[("edges", "partial(f, u)")]
+    assert not item.passed and item.note == notes.SHAPE and "expected a vector of 3, given a number" in item.feedback
+    assert by_name(wrong)[("edges", "partial(u, v)")].passed and wrong.score == round(2 / 3, 4)
