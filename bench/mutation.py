@@ -30,8 +30,8 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import hashlib
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -79,10 +79,14 @@ class Mutant:
     line: int
     col: int
     kind: str           # what was changed, e.g. "+ -> -", "const 1 -> 2", "return -> None"
+    where: str = ""     # the enclosing function (or class, or top-level name) and the line in it
+    dup: int = 0        # the same change at the same place again (a - b - c): 1, 2, ...
 
     @property
     def id(self) -> str:
-        return f"{self.module}:{self.line}:{self.col}:{self.kind}"
+        """module:where:col:change, e.g. `notes:close+7:37:* -> /` (line 7 of close, counting its
+        `def` line as 0): stable while the function itself is not edited."""
+        return f"{self.module}:{self.where}:{self.col}:{self.kind}" + (f"#{self.dup}" if self.dup else "")
 
 
 def _points(tree: ast.AST):
@@ -131,13 +135,47 @@ def _in_docstring_or_annotation(tree: ast.AST) -> set[int]:
     return skip
 
 
-def mutants(module: str) -> list[Mutant]:
+def _scopes(tree: ast.Module) -> dict[int, tuple[str, int]]:
+    """id(node) -> (the innermost def or class around it, qualified, or the top-level name it
+    is assigned to; the line that starts it).  What is neither is `<module>` from line 0."""
+    out: dict[int, tuple[str, int]] = {}
+
+    def visit(node, scope):
+        for child in ast.iter_child_nodes(node):
+            inner = scope
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = child.name if scope[0] == "<module>" else f"{scope[0]}.{child.name}"
+                inner = (name, child.lineno)
+            out[id(child)] = inner
+            visit(child, inner)
+
+    for stmt in tree.body:
+        scope = ("<module>", 0)
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scope = (stmt.name, stmt.lineno)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name):
+                scope = (targets[0].id, stmt.lineno)
+        out[id(stmt)] = scope
+        visit(stmt, scope)
+    return out
+
+
+def mutants(module: str, source: str | None = None) -> list[Mutant]:
+    """Every mutant of a module (of `source`, if given, instead of the file), in walk order."""
     path = ROOT / MODULES[module][0]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source)
     skip = _in_docstring_or_annotation(tree)
-    found = []
+    scopes = _scopes(tree)
+    found, seen = [], {}
     for k, (node, kind, _) in enumerate(p for p in _points(tree) if id(p[0]) not in skip):
-        found.append(Mutant(module, k, node.lineno, node.col_offset, kind))
+        name, start = scopes.get(id(node), ("<module>", 0))
+        m = Mutant(module, k, node.lineno, node.col_offset, kind, f"{name}+{node.lineno - start}")
+        base = m.id
+        m.dup = seen.get(base, 0)
+        seen[base] = m.dup + 1
+        found.append(m)
     return found
 
 
@@ -196,9 +234,11 @@ def _replace(tree, old, new):
 
 
 def sample(module: str, n: int, seed: int) -> list[Mutant]:
+    """n mutants of the module: those whose ids hash lowest with the seed.  An edit elsewhere in
+    the module leaves the others' ids, and so the choice among them, as they were."""
     found = mutants(module)
-    rng = random.Random(f"{seed}:{module}")
-    return sorted(rng.sample(found, min(n, len(found))), key=lambda m: m.index)
+    rank = sorted(found, key=lambda m: hashlib.sha256(f"{seed}:{m.id}".encode()).digest())
+    return sorted(rank[:n], key=lambda m: m.index)
 
 
 def equivalent() -> dict[str, str]:
@@ -271,7 +311,7 @@ def main(argv=None) -> int:
     equiv = equivalent()
     chosen = [m for mod in args.modules for m in sample(mod, args.per_module, args.seed)]
     if wanted:
-        chosen = [m for m in chosen if any(m.id == w or m.id.startswith(w + ":") for w in wanted)]
+        chosen = [m for m in chosen if any(m.id == w or m.id.startswith((w + ":", w + "+")) for w in wanted)]
     if args.diff:
         for m in chosen:
             print(diff(m), end="")
