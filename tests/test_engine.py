@@ -380,3 +380,48 @@ def test_a_scalar_program_runs_on_floats(monkeypatch):
     tensor = program_of("input x = 0.3\ninput v = [1, 2]\nf = sum(sin(v * x))\n")
     vals = engine.forward(tensor, {i: tensor.defaults[i] for i in tensor.inputs})
     assert type(vals[tensor.outputs[0]]) is not float
+
+
+# ---------------------------------------------------------------- non-finite values: which node
+
+def test_all_finite():
+    assert engine.all_finite([1.0, -2.5, np.float64(3.0), None, np.array([1.0, 2.0])])
+    assert engine.all_finite([1e308, 1e308])                 # their sum overflows, they do not
+    assert not engine.all_finite([1.0, math.inf])
+    assert not engine.all_finite([math.nan, 1.0])
+    assert not engine.all_finite([1.0, np.array([1.0, np.nan])])
+    assert not engine.all_finite([np.float64(-np.inf), 2.0])
+
+
+@pytest.mark.parametrize("policy", ["never", "always"])
+def test_a_non_finite_value_names_the_node_that_made_it(policy, monkeypatch):
+    from gradcli.autodiff import compile as jit
+    from gradcli.errors import NumericError
+
+    monkeypatch.setattr(jit, "POLICY", policy)
+    program = program_of("input x = 2\na = x - 3\nb = log(a)\nc = sin(b) * x\n")
+    point = {program.inputs[0]: 2.0}
+    engine.forward(program, point)
+    vals = engine.forward(program, point)
+    with pytest.raises(NumericError) as err:
+        engine.require_finite(program, vals, [program.outputs[0]])
+    text = err.value.render()
+    assert text.startswith("test.grad:3:5: error: `log(a)` is nan at this point") and "a = -1" in text
+    engine.require_finite(program, engine.forward(program, {program.inputs[0]: 4.0}), [program.outputs[0]])
+
+
+# ---------------------------------------------------------------- odd shapes
+
+def test_a_repeated_slot_of_a_tensor_literal_adds_up():
+    # d/dx sum([x, 2x, x] * [1, 2, 3]) = 1 + 4 + 3, the literal's slots of x adding up
+    program = program_of("input x = 0.5\nf = sum([x, 2 * x, x] * [1, 2, 3]) + x\n")
+    point = {program.inputs[0]: 0.5}
+    for mode in ("reverse", "forward"):
+        assert grads(program, point, mode)["x"] == pytest.approx(9.0)
+
+
+def test_the_local_jacobian_wrt_an_empty_tensor_is_empty():
+    program = program_of("input v = zeros(0)\ninput W = ones(2, 0)\nu = W @ v\nf = sum(u)\n")
+    vals = engine.forward(program, {i: program.defaults[i] for i in program.inputs})
+    got = local(program, vals, "u", "v")
+    assert got.shape == (2, 0)

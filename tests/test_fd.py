@@ -153,3 +153,26 @@ def test_a_steep_smooth_function_is_not_a_kink():
     assert r.right[0, 0] - r.left[0, 0] > 1e-6 * 100
     assert not r.kink[0, 0]
     assert abs(value - 100) <= error and error < 1e-3
+
+
+@pytest.mark.parametrize("method", fd.METHODS)
+def test_quotients_divide_by_the_steps_actually_taken(method):
+    """x0 + t·s is rounded to a float: a difference quotient divides by the step taken.  With the
+    method's smallest step t·s 1.5 units in the last place of 1.1, the point lands a whole
+    number of units away; f = 3x then gives 3 only over the step taken."""
+    t = fd.SMALLEST[method]
+    scale = 1.5 * 2.0 ** -52 / t
+    dirs = fd.Coordinates(np.array([0]), np.array([scale]))
+    assert fd.steps(np.array([1.1]), dirs, [t])[0, 0, 0] != t      # the nominal step is not the one taken
+    r = fd.directional(lambda X: 3 * X, np.array([1.1]), dirs, method)
+    assert r.value[0, 0] / scale == pytest.approx(3.0, rel=1e-9)
+
+
+def test_no_directions_give_empty_results():
+    """An input with no elements: nothing to differentiate, an empty (0, m) result."""
+    f = (lambda X: np.stack([X.sum(axis=1), 2 * X.sum(axis=1)], axis=1))     # m = 2 outputs
+    none = fd.Coordinates(np.zeros(0, dtype=int), np.zeros(0))
+    for f0 in (None, np.array([0.0, 0.0])):
+        r = fd.directional(f, np.zeros(3), none, "central", f0=f0)
+        for a in (r.value, r.error, r.kink, r.left, r.right):
+            assert a.shape == (0, 2)

@@ -605,6 +605,18 @@ def test_one_answer_cannot_inflate_the_report(ex, tmp_path):
     assert result.score == 1 and not result.passed
 
 
+def test_at_most_fifty_extra_items(ex, tmp_path):
+    from gradcli.grade.tasks import MAX_EXTRA
+
+    junk = "".join(f"z{k} = nope(x)\n" for k in range(60))          # 60 lines with an error each
+    result = grade_file(ex, write(tmp_path / "junk.grad", (EX / "solution.grad").read_text() + junk))
+    (extra,) = [t for t in result.tasks if t.kind == "extra"]
+    assert MAX_EXTRA == 50 and len(extra.items) == 50 and all(i.extra and not i.passed for i in extra.items)
+    assert extra.items[-1].name == "more"
+    assert extra.items[-1].feedback == "… and 11 more claims or lines with a problem (not shown)"
+    assert result.score == 7 and not result.passed
+
+
 def test_feedback_is_cut_where_it_passes_64_kib():
     from gradcli.grade.report import Item, TaskResult
     from gradcli.grade.tasks import FEEDBACK_BYTES, _cap_feedback
