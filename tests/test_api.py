@@ -338,14 +338,15 @@ def test_grade_returns_the_gradebook_every_format_renders(tmp_path):
 def test_grade_a_class_and_the_templates(tmp_path):
     one = EXERCISES / "01-ln-sin-cos"
     template = gradcli.grade(one)
-    assert template.students[0].score == 0 and template.single
+    assert template.students[0].score == 0 and not template.passed and template.single
     subs = tmp_path / "subs"
     (subs / "ada").mkdir(parents=True)
     (subs / "bob").mkdir()
     shutil.copy(one / "solution.grad", subs / "ada" / "answer.grad")
     book = gradcli.grade(one, submissions=subs, jobs=1)
     assert [s.id for s in book.students] == ["ada", "bob"] and not book.single
-    assert book.students[0].score == book.max_score and book.students[1].score == 0
+    assert book.students[0].score == book.max_score == 7 and book.students[1].score == 0
+    assert book.students[0].passed and not book.students[1].passed and not book.passed
     assert book.score == pytest.approx(book.max_score / 2)
     with pytest.raises(ValueError, match="one student"):
         book.render("gradescope")

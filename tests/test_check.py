@@ -401,14 +401,23 @@ def test_json_keys():
 
 
 def test_exit_codes(tmp_path):
-    assert cli(str(ROOT / "examples" / "lecture_sin.grad")).exit_code == 0
-    assert cli(str(WRONG)).exit_code == 1
+    ok = cli(str(ROOT / "examples" / "lecture_sin.grad"))
+    assert ok.exit_code == 0 and "✓ all agree" in ok.output
+    wrong = cli(str(WRONG))
+    assert wrong.exit_code == 1
+    assert "✗ 5 mismatches" in wrong.stdout and f"claim d(loss)/d(x) is wrong ({WRONG}:10)" in wrong.stdout
     bad = cli(write(tmp_path, "input x = 1\ny = x +\n"))
-    assert bad.exit_code == 2 and "error:" in bad.output and "Traceback" not in bad.output
-    assert cli(str(tmp_path / "missing.grad")).exit_code == 2
-    assert cli(str(WRONG), "--at", "z=1").exit_code == 2
-    assert cli(str(WRONG), "--method", "simpson").exit_code == 2
-    assert cli(str(WRONG), "--rtol", "-1").exit_code == 2
+    assert bad.exit_code == 2 and "f.grad:2:" in bad.stderr and "error:" in bad.stderr
+    assert "Traceback" not in bad.output
+    missing = cli(str(tmp_path / "missing.grad"))
+    assert missing.exit_code == 2 and f"{tmp_path / 'missing.grad'}: cannot read" in missing.stderr
+    at = cli(str(WRONG), "--at", "z=1")
+    assert at.exit_code == 2 and "--at z: no input named 'z'" in at.stderr and "inputs: x" in at.stderr
+    method = cli(str(WRONG), "--method", "simpson")
+    assert method.exit_code == 2 and "value for '--method': 'simpson' is not one of" in method.stderr
+    rtol = cli(str(WRONG), "--rtol", "-1")
+    assert rtol.exit_code == 2 and "value for '--rtol': -1.0 is not in the range" in rtol.stderr
+    assert all(r.stdout == "" for r in (bad, missing, at, method, rtol))     # nothing but the error
     both = cli(str(ROOT / "examples" / "lecture_sin.grad"), str(WRONG), "--format", "json")
     assert both.exit_code == 1 and set(json.loads(both.output)) == {
         str(ROOT / "examples" / "lecture_sin.grad"), str(WRONG)}

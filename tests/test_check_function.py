@@ -483,5 +483,7 @@ def test_grade_never_runs_python(tmp_path):
     answers.mkdir()
     (answers / "answer.grad").write_text("o = sin(x**2)\n")
     (answers / "evil.py").write_text("open('pwned', 'w').write('x')\n")
-    gradcli.grade(src, answers / "answer.grad")
+    book = gradcli.grade(src, answers / "answer.grad")
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+    # o = sin(x**2) on one line: the graph task's value of o (half its 1 point); no edge, no derivative
+    assert book.score == 0.5 and not book.passed

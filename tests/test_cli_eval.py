@@ -139,7 +139,9 @@ def test_a_nan_names_the_node_and_exits_2(tmp_path):
     assert result.stderr.startswith(f"{f}:3:5: error: `log(a)` is nan at this point")
     assert "a = -1" in result.stderr
     ok = invoke("eval", str(f), "--at", "x=4", "--format", "json")
-    assert ok.exit_code == 0
+    assert ok.exit_code == 0 and ok.stderr == ""
+    # at x = 4: a = 1, c = log(1)*4 = 0, dc/dx = log(a) + x/a = 4
+    assert json.loads(ok.stdout) == {"outputs": {"c": {"value": 0.0, "grad": {"x": 4.0}}}}
 
 
 def test_on_a_terminal_the_tables_are_rich(monkeypatch):

@@ -355,6 +355,26 @@ def test_kernels_fall_back_where_math_refuses(policy):
     assert vals[program.outputs[0]] == np.inf
 
 
+def test_every_kind_of_kernel_falls_back_where_math_refuses(policy):
+    """The value, reverse and tangent kernels too.  sqrt compiled at x = 1: at x = 0 its value
+    is 0 but its derivative 0.5/0 (math raises, numpy gives inf); below 0 math.sqrt raises
+    where numpy gives NaN."""
+    program = _fresh("input x = 1\ny = sqrt(x)\n")
+    (x,), y = program.inputs, program.outputs[0]
+    policy("always")
+    at1 = engine.forward(program, {x: 1.0})
+    assert engine.value(program, {x: 1.0}, y) == 1.0 and engine.value(program, {x: 1.0}, y) == 1.0
+    assert engine.backward(program, at1, y)[x] == 0.5 and engine.tangents(program, at1, {x: 1.0})[y] == 0.5
+    at0 = engine.forward(program, {x: 0.0})
+    assert at0.compiled and at0[y] == 0.0
+    before = jit.STATS["fallbacks"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert engine.backward(program, at0, y)[x] == np.inf
+        assert engine.tangents(program, at0, {x: 1.0})[y] == np.inf
+        assert np.isnan(engine.value(program, {x: -1.0}, y))
+    assert jit.STATS["fallbacks"] >= before + 3
+
+
 def test_a_data_dependent_error_after_compiling_is_the_interpreters(policy):
     """index() out of range at a later point: the kernel gives up, the interpreter reports it."""
     program = _fresh("input v = [1, 2, 3]\ninput i = 1\ny = index(v, i) * sum(v)\n")

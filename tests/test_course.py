@@ -106,7 +106,8 @@ def test_example_option_adds_to_files_and_keeps_exit_statuses(tmp_path):
     assert [Path(k).name for k in json.loads(both.stdout)] == ["own.grad", "linear_z.grad", "lecture_sin.grad"]
     wrong = invoke("check", "--example", "wrong_claim", "--random", "0")
     assert wrong.exit_code == 1 and "CLAIM WRONG" in wrong.stdout
-    assert invoke("graph", "--example", "lecture_sn").exit_code == 2
+    typo = invoke("graph", "--example", "lecture_sn")
+    assert typo.exit_code == 2 and "no shipped example 'lecture_sn'; did you mean 'lecture_sin'?" in typo.stderr
     none = invoke("eval")
     assert none.exit_code == 2 and "--example NAME" in none.stderr
 
@@ -210,7 +211,8 @@ def test_init_refuses_a_file_where_a_folder_goes(tmp_path):
     assert result.exit_code == 2 and "tools" in result.stderr
     assert tree(tmp_path / "course") == {"tools": b"a file"}
     (tmp_path / "file").write_text("x")
-    assert invoke("init", tmp_path / "file").exit_code == 2
+    into_file = invoke("init", tmp_path / "file")
+    assert into_file.exit_code == 2 and "file already exists; nothing written" in into_file.stderr
 
 
 def test_a_failed_write_takes_back_what_it_wrote(tmp_path):
@@ -254,7 +256,8 @@ def test_init_refuses_broken_exercises_before_writing(tmp_path):
     result = invoke("init", tmp_path / "c", "--exercises", own)
     assert result.exit_code == 2 and "exercise.toml:3" in result.stderr and "did you mean" in result.stderr
     assert not (tmp_path / "c").exists()
-    assert invoke("init", tmp_path / "c", "--exercises", tmp_path / "none").exit_code == 2
+    none = invoke("init", tmp_path / "c", "--exercises", tmp_path / "none")
+    assert none.exit_code == 2 and f"{tmp_path / 'none'}: not a directory" in none.stderr
 
 
 def test_init_install_writes_the_requirement_instead_of_a_wheel(tmp_path):
@@ -264,6 +267,7 @@ def test_init_install_writes_the_requirement_instead_of_a_wheel(tmp_path):
     assert (tmp_path / "c" / "tools" / "requirements.txt").read_text().splitlines()[-1] == url
     bad = invoke("init", tmp_path / "d", "--install", "gradcli\n--index-url http://evil")
     assert bad.exit_code == 2 and not (tmp_path / "d").exists()
+    assert "one pip requirement on one line" in bad.stderr
 
 
 def check_jsonschema() -> str:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gradcli.autodiff import engine
 from gradcli.autodiff.ops import FUNCTIONS, OPS
+import reference
 from conftest import central_difference, grads, program_of, reference_value
 
 # ---------------------------------------------------------------- random expressions
@@ -229,3 +230,198 @@ def test_batches_of_mixed_ranks(text, B):
         np.testing.assert_allclose(btan[out][k], tan[out], rtol=1e-12)
         for i in program.inputs:
             np.testing.assert_allclose(badj[i][k], adj[i], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- Jacobians, the two modes kept apart
+
+VECTOR_OUT = "input x = 0.4\ninput v = [0.5, -1.2, 2.0]\ninput z = -0.7\nf = sin(v * x) + v * v * z\n"
+
+
+def test_the_jacobian_of_a_vector_output_in_both_modes():
+    program = program_of(VECTOR_OUT)
+    point = {i: program.defaults[i] for i in program.inputs}
+    vals = engine.forward(program, point)
+    out = program.outputs[0]
+    named = {program.nodes[i].name: point[i] for i in program.inputs}
+    for mode in ("reverse", "forward"):
+        jac = engine.jacobian(program, vals, out, program.inputs, mode)
+        for i in program.inputs:
+            name = program.nodes[i].name
+            want = reference.derivative(VECTOR_OUT, name, named)
+            assert np.shape(jac[i]) == (3,) + np.shape(point[i])
+            np.testing.assert_allclose(jac[i], want, rtol=1e-7, atol=1e-9, err_msg=f"{mode} {name}")
+
+
+@pytest.mark.parametrize("text", [VECTOR_OUT, "input x = 0.4\ninput y = 1.5\nf = sin(x * y) / (2 + y)\n"])
+def test_each_mode_runs_only_itself(monkeypatch, text):
+    """The checks compare reverse with forward mode: neither may be computed by the other."""
+    program = program_of(text)
+    point = {i: program.defaults[i] for i in program.inputs}
+    vals = engine.forward(program, point)
+    out = program.outputs[0]
+    want = {mode: engine.jacobian(program, vals, out, program.inputs, mode) for mode in ("reverse", "forward")}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the other mode ran")
+
+    for mode, other in (("reverse", "tangents"), ("forward", "backward")):
+        with monkeypatch.context() as m:
+            m.setattr(engine, other, refuse)
+            got = engine.jacobian(program, vals, out, program.inputs, mode)
+            listed = engine.gradients(program, vals, out, program.inputs, mode)
+        for k, i in enumerate(program.inputs):
+            np.testing.assert_array_equal(got[i], want[mode][i])
+            np.testing.assert_array_equal(listed[k], want[mode][i])
+            np.testing.assert_allclose(want["reverse"][i], want["forward"][i], rtol=1e-12)
+
+
+def test_gradients_of_some_of_the_inputs():
+    text = "input x = 0.4\ninput y = 1.5\ninput z = -0.3\nf = sin(x * y) + z * x * x\n"
+    program = program_of(text)
+    point = {i: program.defaults[i] for i in program.inputs}
+    vals = engine.forward(program, point)
+    ix, iy, iz = program.inputs
+    named = {"x": 0.4, "y": 1.5, "z": -0.3}
+    for wrt in ([iz, ix], [iy], [ix, iy, iz]):
+        got = engine.gradients(program, vals, program.outputs[0], wrt)
+        assert len(got) == len(wrt)
+        for g, i in zip(got, wrt):
+            want = reference.derivative(text, program.nodes[i].name, named)
+            assert g == pytest.approx(float(want), rel=1e-7)
+
+
+# ---------------------------------------------------------------- local derivatives (partial(u, v), graph's edges)
+
+def local(program, vals, u, v, nb=0):
+    return engine.local_jacobian(program, vals, program.names[u], program.names[v], nb)
+
+
+def test_local_partials_of_elementwise_ops():
+    program = program_of("input a = 0.5\ninput b = -2.0\nc = a * b\nd = a * a\nq = a / b\ns = sqrt(a - 0.5)\n"
+                         "f = c + d + q + s\n")
+    vals = engine.forward(program, {i: program.defaults[i] for i in program.inputs})
+    assert local(program, vals, "c", "a") == -2.0 and local(program, vals, "c", "b") == 0.5   # not a + b
+    assert local(program, vals, "d", "a") == 1.0               # a * a: both slots, 2a
+    assert local(program, vals, "q", "b") == pytest.approx(-0.5 / 4)
+    # sqrt at 0: numpy's 1/0, an infinite partial (what `graph` shows), not an exception
+    s = program.names["s"]
+    assert engine.local_jacobian(program, vals, s, program.nodes[s].args[0]) == np.inf
+    assert local(program, vals, "c", "f") is None                 # no edge f -> c
+
+
+def test_local_jacobians_of_shape_aware_ops():
+    program = program_of("input W = [[1, 2, 3], [4, 5, 6]]\ninput v = [0.5, -1, 2]\ninput k = 1\n"
+                         "u = W @ v\nt = sum(v)\np = index(v, k)\nf = sum(u) + t + p\n")
+    point = {i: np.asarray(program.defaults[i], dtype=float) for i in program.inputs}
+    vals = engine.forward(program, point)
+    W, v = point[program.names["W"]], point[program.names["v"]]
+    np.testing.assert_array_equal(local(program, vals, "u", "v"), W)           # d(W v)/dv = W
+    duW = local(program, vals, "u", "W")                                        # (2, 2, 3): [i, i, :] = v
+    assert duW.shape == (2, 2, 3)
+    np.testing.assert_array_equal(duW, np.einsum("ij,k->ijk", np.eye(2), v))
+    np.testing.assert_array_equal(local(program, vals, "t", "v"), np.ones(3))
+    np.testing.assert_array_equal(local(program, vals, "p", "v"), [0, 1, 0])
+    assert local(program, vals, "p", "k") is None                               # no derivative through an index
+
+
+@pytest.mark.parametrize("B", [2, 3])     # 3: the batch as long as a per-point axis
+def test_local_jacobians_in_a_batch_align_mixed_ranks(B):
+    text = ("input s = 1.5\ninput v = [0.5, -1, 2]\ninput M = [[1, 2, 3], [4, 5, 6]]\n"
+            "a = s * v\nb = M * v\nc = M @ v\nf = sum(a) + sum(b) + sum(c)\n")
+    program = program_of(text)
+    rng = np.random.default_rng(B)
+    points = [{i: np.asarray(program.defaults[i], float) + rng.standard_normal(np.shape(program.defaults[i]))
+               for i in program.inputs} for _ in range(B)]
+    batch = {i: np.stack([p[i] for p in points]) for i in program.inputs}
+    bvals = engine.forward(program, batch, nb=1)
+    for k, p in enumerate(points):
+        vals = engine.forward(program, p)
+        s, v, M = (p[program.names[n]] for n in ("s", "v", "M"))
+        want = {("a", "s"): v, ("a", "v"): np.full(3, s), ("b", "v"): M, ("b", "M"): np.broadcast_to(v, (2, 3)),
+                ("c", "v"): M, ("c", "M"): np.einsum("ij,k->ijk", np.eye(2), v)}
+        for (u, x), value in want.items():
+            np.testing.assert_allclose(local(program, bvals, u, x, nb=1)[k], value, rtol=1e-14, err_msg=f"{u} {x}")
+            np.testing.assert_allclose(local(program, vals, u, x), value, rtol=1e-14, err_msg=f"{u} {x}")
+
+
+# ---------------------------------------------------------------- the scalar interpreter
+
+def test_a_scalar_program_runs_on_floats(monkeypatch):
+    """engine.py: when every value is a scalar, the interpreter computes with floats and `math`
+    (no numpy call); a tensor anywhere, and it is numpy's arrays."""
+    from gradcli.autodiff import compile as jit
+
+    monkeypatch.setattr(jit, "POLICY", "never")
+    program = program_of("input x = 0.3\ninput y = -1.2\na = sin(x) * y\nb = tanh(a) + x / y\n"
+                         "f = b - a + max(a, b) + abs(x) ** 1.5 + sqrt(square(y))\n")
+    for given in (0.3, np.float64(0.3), np.array(0.3)):
+        point = {program.inputs[0]: given, program.inputs[1]: -1.2}
+        vals = engine.forward(program, point)
+        ops = [n.id for n in program.nodes if n.kind == "op"]
+        assert all(type(vals[i]) is float for i in ops), [type(vals[i]) for i in ops]
+        adj = engine.backward(program, vals, program.outputs[0])
+        assert all(type(adj[i]) is float for i in program.inputs)
+        tan = engine.tangents(program, vals, {program.inputs[0]: 1.0})
+        assert type(tan[program.outputs[0]]) is float
+        want = {name: reference.derivative(program.source.text, name, {"x": 0.3, "y": -1.2}) for name in "xy"}
+        assert adj[program.inputs[0]] == pytest.approx(float(want["x"]), rel=1e-7)
+        assert tan[program.outputs[0]] == pytest.approx(float(want["x"]), rel=1e-7)
+        assert adj[program.inputs[1]] == pytest.approx(float(want["y"]), rel=1e-7)
+    # shape-aware ops of scalars (a sum, a mean, a max of one number) on the same path
+    for text in ("input x = 0.3\ninput y = -1.2\nf = sum(x * y) + mean(sin(x)) * max(y) + x.T\n",
+                 "input x = 0.3\ninput y = -1.2\nf = sum(x * y) + x.T\n"):
+        shaped = program_of(text)
+        vals = engine.forward(shaped, {i: shaped.defaults[i] for i in shaped.inputs})
+        for mode in ("reverse", "forward"):
+            jac = engine.jacobian(shaped, vals, shaped.outputs[0], shaped.inputs, mode)
+            for i, name in zip(shaped.inputs, "xy"):
+                want = reference.derivative(text, name, {"x": 0.3, "y": -1.2})
+                assert float(jac[i]) == pytest.approx(float(want), rel=1e-7), (mode, name, text)
+    tensor = program_of("input x = 0.3\ninput v = [1, 2]\nf = sum(sin(v * x))\n")
+    vals = engine.forward(tensor, {i: tensor.defaults[i] for i in tensor.inputs})
+    assert type(vals[tensor.outputs[0]]) is not float
+
+
+# ---------------------------------------------------------------- non-finite values: which node
+
+def test_all_finite():
+    assert engine.all_finite([1.0, -2.5, np.float64(3.0), None, np.array([1.0, 2.0])])
+    assert engine.all_finite([1e308, 1e308])                 # their sum overflows, they do not
+    assert not engine.all_finite([1.0, math.inf])
+    assert not engine.all_finite([math.nan, 1.0])
+    assert not engine.all_finite([1.0, np.array([1.0, np.nan])])
+    assert not engine.all_finite([np.float64(-np.inf), 2.0])
+
+
+@pytest.mark.parametrize("policy", ["never", "always"])
+def test_a_non_finite_value_names_the_node_that_made_it(policy, monkeypatch):
+    from gradcli.autodiff import compile as jit
+    from gradcli.errors import NumericError
+
+    monkeypatch.setattr(jit, "POLICY", policy)
+    program = program_of("input x = 2\na = x - 3\nb = log(a)\nc = sin(b) * x\n")
+    point = {program.inputs[0]: 2.0}
+    engine.forward(program, point)
+    vals = engine.forward(program, point)
+    with pytest.raises(NumericError) as err:
+        engine.require_finite(program, vals, [program.outputs[0]])
+    text = err.value.render()
+    assert text.startswith("test.grad:3:5: error: `log(a)` is nan at this point") and "a = -1" in text
+    engine.require_finite(program, engine.forward(program, {program.inputs[0]: 4.0}), [program.outputs[0]])
+
+
+# ---------------------------------------------------------------- odd shapes
+
+def test_a_repeated_slot_of_a_tensor_literal_adds_up():
+    # d/dx sum([x, 2x, x] * [1, 2, 3]) = 1 + 4 + 3, the literal's slots of x adding up
+    program = program_of("input x = 0.5\nf = sum([x, 2 * x, x] * [1, 2, 3]) + x\n")
+    point = {program.inputs[0]: 0.5}
+    for mode in ("reverse", "forward"):
+        assert grads(program, point, mode)["x"] == pytest.approx(9.0)
+
+
+def test_the_local_jacobian_wrt_an_empty_tensor_is_empty():
+    program = program_of("input v = zeros(0)\ninput W = ones(2, 0)\nu = W @ v\nf = sum(u)\n")
+    vals = engine.forward(program, {i: program.defaults[i] for i in program.inputs})
+    got = local(program, vals, "u", "v")
+    assert got.shape == (2, 0)

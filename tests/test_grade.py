@@ -67,7 +67,7 @@ def test_solution_full_marks_template_zero(ex):
     assert ("forward", "d(c)/d(x)") in got and ("reverse", "d(f)/d(x)") in got
     assert ("edges", "partial(c, b)") in got and ("reverse", "d(f)/d(a)") in got
     tpl = grade_file(ex, EX / "answer.grad")
-    assert tpl.error is None and tpl.score == 0
+    assert tpl.error is None and tpl.score == 0 and not tpl.passed
     assert all(not i.passed for i in items(tpl).values())
 
 
@@ -88,6 +88,7 @@ def test_undefined_reference_points_are_redrawn():
 
 def test_derivative_number_and_formula_forms(ex, tmp_path):
     number = grade_file(ex, ANS / "number.grad")
+    assert number.score == 1 and not number.passed
     item = items(number)[("derivative", "d(f)/d(x)")]
     assert not item.passed and item.note == notes.NUMBER
     assert "a number where a formula was asked" in item.feedback
@@ -104,7 +105,7 @@ def test_derivative_number_and_formula_forms(ex, tmp_path):
     formula = grade_file(ex_n, write(tmp_path / "f.grad", "d(f)/d(x) = 2 + cos(1)\nd(f)/d(y) = x\n"))
     item = items(formula)[("derivative", "d(f)/d(y)")]
     assert not item.passed and item.note == notes.FORMULA and "you wrote: x" in item.feedback
-    assert formula.score == 0.5
+    assert formula.score == 0.5 and not formula.passed
 
 
 def test_number_with_form_any_is_checked_at_default_point_only(tmp_path):
@@ -114,30 +115,36 @@ def test_number_with_form_any_is_checked_at_default_point_only(tmp_path):
     ex = load_exercise(folder)
     # cot(x) - tan(x) is 0 at the default point pi/4: the number 0 passes there
     r = grade_file(ex, write(tmp_path / "a.grad", "d(f)/d(x) = 0\n"))
-    assert items(r)[("derivative", "d(f)/d(x)")].passed and r.score == 2
+    assert items(r)[("derivative", "d(f)/d(x)")].passed and r.score == 2 and not r.passed
 
 
 def test_graph_task_values_and_one_op_per_node(ex, tmp_path):
     r = grade_file(ex, ANS / "number.grad")     # f = log(sin(x)*cos(x)) on one line
     got = items(r)
+    assert r.score == 1 and not r.passed         # the graph task's value of f: half of its 2 points
     assert got[("graph", "value of f")].passed
     structure = got[("graph", "one primitive op per node")]
     assert not structure.passed and structure.note == notes.STRUCTURE
     assert "line 1: `sin(x)`" in structure.feedback
     wrong = write(tmp_path / "w.grad", "a = sin(x)\nb = cos(x)\nc = a + b\nf = log(c)\n")
-    item = items(grade_file(ex, wrong))[("graph", "value of f")]
+    r = grade_file(ex, wrong)
+    item = items(r)[("graph", "value of f")]
     assert not item.passed and "expected" in item.feedback and "given" in item.feedback
+    assert items(r)[("graph", "one primitive op per node")].passed and r.score == 1 and not r.passed
 
 
 def test_forward_reverse_edges_on_the_students_own_names(ex):
     r = grade_file(ex, ANS / "renamed.grad")
     assert r.error is None
-    assert r.score == r.max_score, [i.feedback for i in items(r).values() if not i.passed]
+    assert r.score == r.max_score == 7 and r.passed, [i.feedback for i in items(r).values() if not i.passed]
     assert ("forward", "d(prod)/d(x)") in items(r) and ("edges", "partial(prod, s1)") in items(r)
 
 
 def test_answer_notes(ex):
-    got = items(grade_file(ex, ANS / "mistakes.grad"))
+    result = grade_file(ex, ANS / "mistakes.grad")
+    # derivative 0 of 2, graph 2 of 2, forward 0 of 3 items, reverse 2 of 3, edges 5 of 5
+    assert result.score == round(2 + 2 / 3 + 1, 4) and not result.passed
+    got = items(result)
     assert got[("derivative", "d(f)/d(x)")].note == notes.INNER
     assert "multiply by" in got[("derivative", "d(f)/d(x)")].feedback
     assert got[("forward", "d(a)/d(x)")].note == notes.SWAPPED
@@ -152,20 +159,30 @@ def test_answer_notes(ex):
 
 
 def test_domain_differs_overflow_and_nan(ex, tmp_path):
-    got = items(grade_file(ex, ANS / "domain.grad"))
+    result = grade_file(ex, ANS / "domain.grad")
+    assert result.score == 2 and not result.passed               # the graph task only
+    got = items(result)
     item = got[("derivative", "d(f)/d(x)")]
     assert not item.passed and item.note == notes.DOMAIN and "the domains differ" in item.feedback
+    # the first operation that is undefined there, pointed at: log(x - 0.5) at a point below 0.5
+    assert f"{ANS / 'domain.grad'}:2:47: error: `log(x - 0.5)` is" in item.feedback
+    assert "\n2 | d(f)/d(x) = " in item.feedback
     assert got[("graph", "value of f")].passed
     bad = write(tmp_path / "nan.grad", "a = sin(x); b = cos(x); c = a*b; f = log(c)\n"
                 "d(a)/d(x) = exp(1000*x)\nd(b)/d(x) = 0/0\nd(f)/d(c) = 1e308*1e308\n")
-    got = items(grade_file(ex, bad))
+    result = grade_file(ex, bad)
+    assert result.score == 2 and not result.passed
+    got = items(result)
     for key in (("forward", "d(a)/d(x)"), ("forward", "d(b)/d(x)"), ("reverse", "d(f)/d(c)")):
         assert not got[key].passed and got[key].note == notes.DOMAIN
 
 
 def test_a_graph_undefined_everywhere_checks_nothing_vacuously(ex, tmp_path):
     text = "s = square(x)\na = -1 - s\ng = sqrt(a)\nf = 2*g\nd(a)/d(x) = -2*x\nd(g)/d(x) = 7\n"
-    got = items(grade_file(ex, write(tmp_path / "u.grad", text)))
+    result = grade_file(ex, write(tmp_path / "u.grad", text))
+    # graph: one op per node (1 of 2 points); forward: d(a)/d(x) right of s, a, g (1 of 3)
+    assert result.score == round(1 + 1 / 3, 4) and not result.passed
+    got = items(result)
     assert got[("forward", "d(a)/d(x)")].passed
     item = got[("forward", "d(g)/d(x)")]
     assert not item.passed and item.note == notes.DOMAIN and "undefined at every point" in item.feedback
@@ -174,7 +191,9 @@ def test_a_graph_undefined_everywhere_checks_nothing_vacuously(ex, tmp_path):
 
 def test_names_swapped_and_claim_errors(ex, tmp_path):
     text = "a = sin(x); b = cos(x); c = a*b; f = log(c)\nd(x)/d(f) = 1\nd(a)/d(x) = nope(x)\n"
-    got = items(grade_file(ex, write(tmp_path / "s.grad", text)))
+    result = grade_file(ex, write(tmp_path / "s.grad", text))
+    assert result.score == 2 and not result.passed               # the graph task only
+    got = items(result)
     assert got[("derivative", "d(f)/d(x)")].note == notes.NAMES
     err = got[("forward", "d(a)/d(x)")]
     assert err.note == notes.ERROR and ":3:13: error: unknown function 'nope'" in err.feedback
@@ -182,9 +201,12 @@ def test_names_swapped_and_claim_errors(ex, tmp_path):
 
 def test_matrix_exercise_and_tensor_edges(tmp_path):
     ex = load_exercise(MORE / "matrix")
-    assert grade_file(ex, MORE / "matrix" / "solution.grad").score == 4
+    solution = grade_file(ex, MORE / "matrix" / "solution.grad")
+    assert solution.score == solution.max_score == 4 and solution.passed
     text = (MORE / "matrix" / "solution.grad").read_text().replace("d(f)/d(v) = W.T @ (2*u)", "d(f)/d(v) = 2*u")
-    got = items(grade_file(ex, write(tmp_path / "m.grad", text)))
+    wrong = grade_file(ex, write(tmp_path / "m.grad", text))
+    assert wrong.score == 3 and not wrong.passed          # d(f)/d(v): half of the derivative's 2 points
+    got = items(wrong)
     assert got[("derivative", "d(f)/d(W)")].passed
     assert not got[("derivative", "d(f)/d(v)")].passed
     text = "u = W @ v\nd(f)/d(W) = transpose([v]) @ [2*u]\nd(f)/d(v) = W.T @ u\n"
@@ -254,13 +276,23 @@ def test_binary_garbage_and_bad_encoding(ex, tmp_path):
     r = grade_file(ex, ctrl)
     value = items(r)[("graph", "value of f")]
     assert r.error is None and not value.passed and "unexpected character" in value.feedback
+    assert r.score == 0 and not r.passed
     book = runner.gradebook([ex], [runner.grade_student([ex], "s", ctrl, Limits())], True)
-    ET.fromstring(formats.junit(book))          # control characters never reach the XML
+    xml = formats.junit(book)
+    assert "\x01" not in xml                    # control characters never reach the XML: shown escaped
+    root = ET.fromstring(xml)
+    case = next(c for c in root.iter("testcase") if c.get("name") == "value of f")
+    assert case.get("classname") == "lnsin.graph"
+    failure = case.find("failure")
+    assert failure.get("type") == notes.ERROR
+    assert f"{ctrl}:1:7: error: unexpected character '\\x01'" in failure.text
+    assert root.get("tests") == root.get("failures") == str(len(list(root.iter("testcase"))))
 
 
 def test_parse_error_points_at_the_answer_line(ex, tmp_path):
     path = write(tmp_path / "p.grad", "a = sin(x)\nb = cos(x\nf = log(a*b\n")
     r = grade_file(ex, path)
+    assert r.score == 0 and not r.passed        # f's line is charged; a*b is not a node of its own
     shown = "\n".join(i.feedback for t in r.tasks for i in t.items if not i.passed)
     assert r.error is None and f"{path}:2:" in shown and "\n2 | b = cos(x\n" in shown
     assert f"{path}:3:" in shown and "'(' is never closed" in shown
@@ -268,7 +300,8 @@ def test_parse_error_points_at_the_answer_line(ex, tmp_path):
 
 def test_time_limit_is_a_last_guard_that_never_scores(ex):
     r = grade_file(ex, EX / "solution.grad", Limits(time_limit=1e-5))
-    assert r.score == 0 and r.regrade and r.error.startswith("not graded: time limit (machine busy?)")
+    assert r.score == 0 and not r.passed and r.regrade
+    assert r.error.startswith("not graded: time limit (machine busy?)") and "longer than" in r.error
 
 
 # ---------------------------------------------------------------- exercise validation (exit 2)
@@ -298,10 +331,12 @@ def test_bad_exercise_toml_points_at_the_key(tmp_path, edit, message, line):
 def test_bad_problem_is_exit_2_and_bad_answer_is_exit_1(tmp_path):
     folder = copy_exercise(tmp_path)
     cli = CliRunner()
-    res = cli.invoke(main, ["grade", str(folder), "--answers", str(ANS / "mistakes.grad")])
-    assert res.exit_code == 1
-    res = cli.invoke(main, ["grade", str(folder), "--answers", str(unparsable(tmp_path))])
-    assert res.exit_code == 1
+    res = cli.invoke(main, ["grade", str(folder), "--answers", str(ANS / "mistakes.grad"), "--format", "json"])
+    assert res.exit_code == 1 and json.loads(res.stdout)["score"] == pytest.approx(11 / 3, abs=1e-4)
+    res = cli.invoke(main, ["grade", str(folder), "--answers", str(unparsable(tmp_path)), "--format", "json"])
+    data = json.loads(res.stdout)
+    assert res.exit_code == 1 and data["score"] == 0 and not data["passed"]
+    assert "unparsable.grad:1:" in res.stdout
     (folder / "problem.grad").write_text("input x = 1\nf = sin(x\n")
     res = cli.invoke(main, ["grade", str(folder)])
     assert res.exit_code == 2 and "problem.grad:2:" in res.output
@@ -427,15 +462,23 @@ def test_min_score_and_exit_codes(tmp_path):
     folder = copy_exercise(tmp_path)
     cli = CliRunner()
     mistakes = ["--answers", str(ANS / "mistakes.grad")]
-    assert cli.invoke(main, ["grade", str(folder), "--answers", str(EX / "solution.grad")]).exit_code == 0
-    assert cli.invoke(main, ["grade", str(folder)] + mistakes).exit_code == 1
-    assert cli.invoke(main, ["grade", str(folder), "--min-score", "3"] + mistakes).exit_code == 0
-    assert cli.invoke(main, ["grade", str(folder), "--min-score", "52%"] + mistakes).exit_code == 0
-    assert cli.invoke(main, ["grade", str(folder), "--min-score", "53%"] + mistakes).exit_code == 1
-    assert cli.invoke(main, ["grade", str(folder), "--min-score", "lots"] + mistakes).exit_code == 2
-    assert cli.invoke(main, ["grade", str(tmp_path / "nowhere")]).exit_code == 2
+    solution = cli.invoke(main, ["grade", str(folder), "--answers", str(EX / "solution.grad"), "--format", "json"])
+    assert solution.exit_code == 0 and json.loads(solution.stdout)["score"] == 7
+    # mistakes.grad scores 11/3 of 7 (52.4%): below the bar of every item passing, above 3 points and 52%
+    for bar, status in [(None, 1), ("3", 0), ("52%", 0), ("53%", 1), ("3.67", 1)]:
+        res = cli.invoke(main, ["grade", str(folder), "--format", "json"] + mistakes
+                         + (["--min-score", bar] if bar else []))
+        assert res.exit_code == status, bar
+        data = json.loads(res.stdout)
+        assert data["score"] == pytest.approx(11 / 3, abs=1e-4) and data["max_score"] == 7, bar
+        assert not data["passed"] and res.stderr == "", bar
+    lots = cli.invoke(main, ["grade", str(folder), "--min-score", "lots"] + mistakes)
+    assert lots.exit_code == 2 and lots.stdout == ""
+    assert "for --min-score: 'lots': a number of points or a percentage such as 80%" in lots.stderr
+    nowhere = cli.invoke(main, ["grade", str(tmp_path / "nowhere")])
+    assert nowhere.exit_code == 2 and f"{tmp_path / 'nowhere'}: not a directory" in nowhere.stderr
     res = cli.invoke(main, ["grade", str(folder), "--submissions", str(tmp_path), "--format", "gradescope"])
-    assert res.exit_code == 2
+    assert res.exit_code == 2 and "gradescope format reports on one student; use --answers" in res.stderr
 
 
 def test_self_test(tmp_path):
@@ -464,7 +507,11 @@ def test_subprocess_junit_and_markdown(tmp_path):
     done = subprocess.run([PY, "-m", "gradcli", "grade", str(folder), "--answers", str(ANS / "mistakes.grad"),
                            "--format", "junit", "--output", str(junit)], check=False, capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr == ""
-    assert ET.parse(junit).getroot().get("failures") == "5"
+    root = ET.parse(junit).getroot()
+    assert root.get("failures") == "5"
+    failed = {(c.get("classname"), c.get("name")) for c in root.iter("testcase") if c.find("failure") is not None}
+    assert failed == {("lnsin.derivative", "d(f)/d(x)"), ("lnsin.forward", "d(a)/d(x)"),
+                      ("lnsin.forward", "d(b)/d(x)"), ("lnsin.forward", "d(c)/d(x)"), ("lnsin.reverse", "d(f)/d(a)")}
     done = subprocess.run([PY, "-m", "gradcli", "grade", str(folder), "--format", "markdown"],
                           check=False, capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout.startswith("## ❌ gradcli grade: 0 / 7")
@@ -492,6 +539,7 @@ def test_forward_and_reverse_need_the_decomposed_graph(ex, tmp_path):
         assert not item.passed and item.note == notes.STRUCTURE and "node by node" in item.feedback
         assert by_kind[kind].score == 0
     assert by_kind["derivative"].score == 2 and result.score == 3      # graph: the value of f is right
+    assert not result.passed
 
 
 def test_symbolic_links_are_not_answers(tmp_path):
@@ -554,7 +602,43 @@ def test_one_answer_cannot_inflate_the_report(ex, tmp_path):
     result = grade_file(ex, write(tmp_path / "amplify.grad", text), Limits(max_bytes=10**6))
     size = sum(len(i.feedback) for t in result.tasks for i in t.items)
     assert 0 < size <= 64 * 1024 + 2000
-    assert not result.passed
+    # the value of f is right (1 of the graph's 2 points; its line hides n0*cos(x)); every claim fails
+    assert result.score == 1 and not result.passed
+
+
+def test_at_most_fifty_extra_items(ex, tmp_path):
+    from gradcli.grade.tasks import MAX_EXTRA
+
+    junk = "".join(f"z{k} = nope(x)\n" for k in range(60))          # 60 lines with an error each
+    result = grade_file(ex, write(tmp_path / "junk.grad", (EX / "solution.grad").read_text() + junk))
+    (extra,) = [t for t in result.tasks if t.kind == "extra"]
+    assert MAX_EXTRA == 50 and len(extra.items) == 50 and all(i.extra and not i.passed for i in extra.items)
+    assert extra.items[-1].name == "more"
+    assert extra.items[-1].feedback == "… and 11 more claims or lines with a problem (not shown)"
+    assert result.score == 7 and not result.passed
+
+
+def test_feedback_is_cut_where_it_passes_64_kib():
+    from gradcli.grade.report import Item, TaskResult
+    from gradcli.grade.tasks import FEEDBACK_BYTES, _cap_feedback
+
+    def answer(*sizes):
+        return [TaskResult("derivative", 1.0, [Item(f"i{k}", False, "x" * n) for k, n in enumerate(sizes)])]
+
+    exact = answer(FEEDBACK_BYTES - 1000, 1000)             # exactly 64 KiB: nothing is cut
+    _cap_feedback(exact)
+    assert [len(i.feedback) for i in exact[0].items] == [FEEDBACK_BYTES - 1000, 1000]
+    then = answer(FEEDBACK_BYTES - 1000, 1000, 10)          # ... and what comes after is
+    _cap_feedback(then)
+    assert [i.feedback for i in then[0].items[1:]] == ["x" * 1000, "(feedback cut: this answer's feedback passed 64 KiB)"]
+    assert FEEDBACK_BYTES == 64 * 1024
+    over = answer(FEEDBACK_BYTES - 1000, 1001, 50)          # one character more
+    _cap_feedback(over)
+    first, cut, after = over[0].items
+    assert len(first.feedback) == FEEDBACK_BYTES - 1000
+    assert cut.feedback == "x" * 1000 + " … (feedback cut: this answer's feedback passed 64 KiB)"
+    assert after.feedback == "(feedback cut: this answer's feedback passed 64 KiB)"
+    assert not cut.passed and not after.passed
 
 
 def test_gradescope_and_junit_names_tell_tasks_of_one_kind_apart():

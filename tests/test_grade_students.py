@@ -88,6 +88,9 @@ def test_student_answer(exercises, path):
         assert text in shown, shown
     for text in want["absent"]:
         assert text not in shown, shown
+    # the extra items (claims no task asks for, lines with an error) are worth nothing, the others are scored
+    for t in result.tasks:
+        assert all(i.extra == (t.kind == "extra") for i in t.items), t.kind
     # a shared item shows the result of the one it repeats
     for t in result.tasks:
         for i in t.items:
@@ -120,7 +123,7 @@ def test_a_claim_is_one_item_whatever_asks_for_it(exercises, tmp_path):
     for kind in ("forward", "reverse"):
         shared = got[(kind, "d(f)/d(x)")]
         assert shared.graded_in == "derivative" and not shared.passed and not shared.scored
-    assert result.score == 5                       # the derivative's 2 points, once
+    assert result.score == 5 and not result.passed     # the derivative's 2 points, once
 
 
 def test_a_task_whose_items_are_all_graded_elsewhere_follows_them(tmp_path):
@@ -137,7 +140,9 @@ def test_a_task_whose_items_are_all_graded_elsewhere_follows_them(tmp_path):
                                                           "d(f)/d(x) = 1/c"))
     tasks = {t.kind: t for t in wrong.tasks}
     assert tasks["derivative"].score == 0 and tasks["forward"].score == 1.5 and wrong.score == 4.5
-    assert grade_file(ex, folder / "solution.grad").score == 7
+    assert not wrong.passed
+    solution = grade_file(ex, folder / "solution.grad")
+    assert solution.score == 7 and solution.passed
 
 
 def test_follow_through_can_be_turned_off(tmp_path):
@@ -149,7 +154,8 @@ def test_follow_through_can_be_turned_off(tmp_path):
     off = grade_file(load_exercise(folder), path)
     got = by_name(off)
     assert not got[("derivative", "d(f)/d(x)")].passed and not got[("forward", "d(c)/d(x)")].passed
-    assert off.score < expectations(path)["score"][0]
+    # derivative 0 of 2, graph 1, forward 1 item of 3 (of 2 points), reverse 2: 3.6667 instead of 6.3333
+    assert off.score == round(1 + 2 / 3 + 2, 4) < expectations(path)["score"][0] and not off.passed
 
 
 def test_follow_through_needs_a_charged_source(exercises, tmp_path):
@@ -163,6 +169,7 @@ def test_follow_through_needs_a_charged_source(exercises, tmp_path):
     got = by_name(result)
     assert not got[("derivative", "d(cost)/d(x)")].passed
     assert got[("derivative", "d(cost)/d(x)")].note != notes.FOLLOW and result.score == 3
+    assert not result.passed
 
 
 def test_every_claim_is_checked_and_counts_for_the_exit_status(exercises, tmp_path):
@@ -205,6 +212,19 @@ def test_sigfigs_is_a_key(tmp_path):
     strict = grade_file(load_exercise(folder), STUDENTS / "03-sin-at-pi" / "rounded_lecture.grad")
     assert not strict.passed and all(i.note == notes.DIGITS for t in strict.tasks for i in t.items
                                      if not i.passed and i.graded_in is None)
+    # d(f)/d(w2) = 6.2832 is not 2π to 6 figures: half of the reverse task's 2 points (d(f)/d(x) = -6.2832
+    # follows from it, and is not charged again)
+    assert strict.score == 5
+    # "right to k figures" is said of a rounding, not of an answer with one figure of three right
+    toml.write_text(toml.read_text().replace("sigfigs = 6", "sigfigs = 3"))
+    three = load_exercise(folder)
+    for given, note in [("-6.3", notes.DIGITS), ("-6.0", None), ("-6.28", None)]:
+        result = grade_text(three, tmp_path, f"d(f)/d(x) = {given}\nd(f)/d(y) = 0\n")
+        item = by_name(result)[("derivative", "d(f)/d(x)")]
+        assert item.passed is (note is None and given == "-6.28") and item.note == note, given
+        assert result.score == (1 if item.passed else 0.5)
+    assert "right to 2 significant figures; give 3" in by_name(
+        grade_text(three, tmp_path, "d(f)/d(x) = -6.3\nd(f)/d(y) = 0\n"))[("derivative", "d(f)/d(x)")].feedback
 
 
 @pytest.mark.parametrize("given,ok", [("-6.2832", True), ("-6.283", True), ("-2*pi", True), ("-6.2831853", True),
@@ -213,6 +233,9 @@ def test_numbers_to_four_significant_figures(exercises, tmp_path, given, ok):
     ex = exercise(exercises, "03-sin-at-pi")
     result = grade_text(ex, tmp_path, f"d(f)/d(x) = {given}\nd(f)/d(y) = 0\n")
     assert by_name(result)[("derivative", "d(f)/d(x)")].passed is ok
+    assert result.score == (1 if ok else 0.5) and not result.passed      # the derivative task's point only
+    graph = by_name(result)[("graph", "one primitive op per node")]      # the claims alone: no graph
+    assert graph.note == notes.MISSING and "your answer has no graph" in graph.feedback
 
 
 @pytest.mark.parametrize("given,ok", [("0", True), ("-8.7423e-08", True), ("1.2e-16", True), ("4e-5", True),
@@ -221,6 +244,7 @@ def test_an_exact_zero_has_an_absolute_floor(exercises, tmp_path, given, ok):
     ex = exercise(exercises, "03-sin-at-pi")
     result = grade_text(ex, tmp_path, f"d(f)/d(x) = -2*pi\nd(f)/d(y) = {given}\n")
     assert by_name(result)[("derivative", "d(f)/d(y)")].passed is ok
+    assert result.score == (1 if ok else 0.5) and not result.passed
 
 
 def test_a_formula_keeps_rtol_atol(exercises, tmp_path):
@@ -229,6 +253,7 @@ def test_a_formula_keeps_rtol_atol(exercises, tmp_path):
     rounded = grade_text(ex, tmp_path, "d(o)/d(x) = 2*x*cos(x**2)*1.0001\n", "rounded.grad")
     assert by_name(close)[("derivative", "d(o)/d(x)")].passed
     assert not by_name(rounded)[("derivative", "d(o)/d(x)")].passed
+    assert (close.score, rounded.score) == (2, 0) and not close.passed and not rounded.passed
 
 
 def test_a_compound_node_costs_the_graph_item_once(exercises):
@@ -236,7 +261,7 @@ def test_a_compound_node_costs_the_graph_item_once(exercises):
     got = by_name(result)
     assert not got[("graph", "one primitive op per node")].passed
     assert ("forward", "d(a)/d(x)") in got and got[("reverse", "d(f)/d(a)")].passed
-    assert result.score == 6.5
+    assert result.score == 6.5 and not result.passed
 
 
 def test_the_report_names_the_task_that_grades_a_shared_claim(exercises):
@@ -249,6 +274,8 @@ def test_the_report_names_the_task_that_grades_a_shared_claim(exercises):
     forward = next(t for t in gradescope["tests"] if t["name"].endswith(": forward"))
     assert "graded in an earlier task: d(f)/d(x)" in forward["output"]
     assert forward["output"].startswith("2 of 3 item(s) right")
+    assert forward["score"] == pytest.approx(4 / 3, abs=1e-4) and forward["max_score"] == 2
+    assert gradescope["score"] == pytest.approx(7 - 2 / 3, abs=1e-4) and not student.passed
 
 
 def test_visibility_reaches_gradescope(tmp_path):
@@ -258,8 +285,11 @@ def test_visibility_reaches_gradescope(tmp_path):
     toml.write_text(toml.read_text().replace('kind = "edges"', 'kind = "edges"\nvisibility = "after_due_date"'))
     res = CliRunner().invoke(main, ["grade", str(folder), "--answers", str(folder / "solution.grad"),
                                     "--format", "gradescope"])
-    tests = json.loads(res.stdout)["tests"]
+    data = json.loads(res.stdout)
+    tests = data["tests"]
     assert [t.get("visibility") for t in tests] == [None, "after_due_date", None]
+    assert res.exit_code == 0 and data["score"] == data["max_score"] == 5
+    assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in tests)
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -324,8 +354,10 @@ def make(tmp_path, problem: str, tasks: str, name="ex") -> object:
     return load_exercise(folder)
 
 
-def note_of(ex, tmp_path, text, kind, item):
+def note_of(ex, tmp_path, text, kind, item, score):
+    """The item graded, after checking the answer's score (and that it passes only at full marks)."""
     result = grade_text(ex, tmp_path, text)
+    assert result.score == score and result.passed == (score == result.max_score), (result.score, result.passed)
     return by_name(result)[(kind, item)]
 
 
@@ -333,34 +365,36 @@ def test_wrong_branch_of_relu_and_min(tmp_path):
     ex = make(tmp_path, "input x in (0.5, 2) = 1\ninput w in (-2, -0.5) = -1\n"
               "a = x*w\nr = relu(a)\nm = min(x, 3*x)\nf = r + m\n",
               '[[tasks]]\nkind = "derivative"\nform = "formula"\n')
-    relu = note_of(ex, tmp_path, "d(f)/d(x) = w + 1\nd(f)/d(w) = 0\n", "derivative", "d(f)/d(x)")
+    # f = relu(x w) + min(x, 3x) with x > 0 > w: d(f)/d(x) = 0 + 1, d(f)/d(w) = 0
+    relu = note_of(ex, tmp_path, "d(f)/d(x) = w + 1\nd(f)/d(w) = 0\n", "derivative", "d(f)/d(x)", 0.5)
     assert relu.note == notes.WRONG_BRANCH and "relu" in relu.feedback
-    low = note_of(ex, tmp_path, "d(f)/d(x) = 3\nd(f)/d(w) = 0\n", "derivative", "d(f)/d(x)")
+    low = note_of(ex, tmp_path, "d(f)/d(x) = 3\nd(f)/d(w) = 0\n", "derivative", "d(f)/d(x)", 0.5)
     assert low.note == notes.WRONG_BRANCH and "smaller argument, x" in low.feedback
 
 
 def test_forgot_onehot_with_logsumexp(tmp_path):
     ex = make(tmp_path, "input z in (-2, 2) = [0.5, -1, 2]\nL = logsumexp(z) - index(z, 2)\n",
               '[[tasks]]\nkind = "derivative"\nform = "formula"\n')
-    item = note_of(ex, tmp_path, "d(L)/d(z) = softmax(z)\n", "derivative", "d(L)/d(z)")
+    item = note_of(ex, tmp_path, "d(L)/d(z) = softmax(z)\n", "derivative", "d(L)/d(z)", 0)
     assert item.note == notes.ONEHOT
-    right = note_of(ex, tmp_path, "d(L)/d(z) = softmax(z) - [0, 0, 1]\n", "derivative", "d(L)/d(z)")
+    right = note_of(ex, tmp_path, "d(L)/d(z) = softmax(z) - [0, 0, 1]\n", "derivative", "d(L)/d(z)", 1)
     assert right.passed
 
 
 def test_every_output_seeded_at_once_for_a_vector_output(tmp_path):
     ex = make(tmp_path, "input x in (-1, 1) = [0.3, -0.2]\ninput W in (-1, 1) = [[1, 2], [3, 4], [5, 6]]\n"
               "y = W @ x\n", '[[tasks]]\nkind = "derivative"\nwrt = ["x"]\nform = "formula"\n')
-    item = note_of(ex, tmp_path, "d(y)/d(x) = [1, 1, 1] @ W\n", "derivative", "d(y)/d(x)")
+    item = note_of(ex, tmp_path, "d(y)/d(x) = [1, 1, 1] @ W\n", "derivative", "d(y)/d(x)", 0)
     assert item.note == notes.ALL_OUTPUTS and "expected a 3×2 matrix, given a vector of 2" in item.feedback
-    assert note_of(ex, tmp_path, "d(y)/d(x) = W\n", "derivative", "d(y)/d(x)").passed
+    assert note_of(ex, tmp_path, "d(y)/d(x) = W\n", "derivative", "d(y)/d(x)", 1).passed
 
 
 def test_local_partial_for_a_total_derivative_in_reverse_mode(tmp_path):
     ex = make(tmp_path, "input x in (0.2, 1.2) = 0.7\nu = x*x\nv = sin(u)\nf = v*v\n",
               '[[tasks]]\nkind = "reverse"\nform = "formula"\n')
+    # d(f)/d(v) and d(f)/d(x) right, d(f)/d(u) = 2 v cos(u) wrong: 2 of 3 items
     item = note_of(ex, tmp_path, "u = x*x\nv = sin(u)\nf = v*v\nd(f)/d(v) = 2*v\nd(f)/d(u) = cos(u)\n"
-                   "d(f)/d(x) = 4*x*v*cos(u)\n", "reverse", "d(f)/d(u)")
+                   "d(f)/d(x) = 4*x*v*cos(u)\n", "reverse", "d(f)/d(u)", round(2 / 3, 4))
     assert item.note == notes.LOCAL_TOTAL and "multiply by d(f)/d(v)" in item.feedback
 
 
@@ -368,7 +402,7 @@ def test_a_missing_path_is_never_a_factor_of_one(tmp_path):
     # e = c*d with c = a + b, d = b + 1: d(e)/d(b) = 3 is d(e)/d(d), whose "factor" d(d)/d(b) is 1
     ex = make(tmp_path, "input a in (1, 3) = 2\ninput b in (0.5, 2) = 1\nc = a + b\nd = b + 1\ne = c*d\n",
               '[[tasks]]\nkind = "derivative"\nform = "any"\n')
-    item = note_of(ex, tmp_path, "d(e)/d(a) = b + 1\nd(e)/d(b) = a + b\n", "derivative", "d(e)/d(b)")
+    item = note_of(ex, tmp_path, "d(e)/d(a) = b + 1\nd(e)/d(b) = a + b\n", "derivative", "d(e)/d(b)", 0.5)
     assert item.note == notes.MISSING_PATH and "multiply" not in item.feedback
     assert "add the path b → c → e" in item.feedback
 
@@ -382,7 +416,7 @@ def test_a_wrong_graph_line_fails_only_what_needs_it(exercises, tmp_path):
     assert failed == {("graph", "value of f"), ("forward", "d(c)/d(x)"), ("reverse", "d(f)/d(·)")}
     shown = "\n".join(i.feedback for t in result.tasks for i in t.items)
     assert "undefined name 'bb'" in shown and "did you mean 'b'" in shown
-    assert result.score == round(2 + 0.5 + 2 * 2 / 3, 4)
+    assert result.score == round(2 + 0.5 + 2 * 2 / 3, 4) and not result.passed
 
 
 def test_scores_are_byte_identical_for_the_same_seed(tmp_path):
@@ -401,9 +435,62 @@ def test_wrong_branch_on_an_edge(tmp_path):
     ex = make(tmp_path, "input x in (0.5, 2) = 1\ninput y in (-2, -0.5) = -1\nm = max(x, y)\nr = relu(y)\nf = m + r\n",
               '[[tasks]]\nkind = "edges"\nform = "formula"\n')
     text = "m = max(x, y)\nr = relu(y)\nf = m + r\n"
+    # x > 0 > y: max picks x, relu(y) is 0: partials (1, 0, 0, 1, 1); the gate's two are wrong
     gate = note_of(ex, tmp_path, text + "partial(m, x) = 0\npartial(m, y) = 1\npartial(r, y) = 0\n"
-                   "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(m, x)")
+                   "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(m, x)", 0.6)
     assert gate.note == notes.WRONG_BRANCH and "larger argument, x" in gate.feedback
     relu = note_of(ex, tmp_path, text + "partial(m, x) = 1\npartial(m, y) = 0\npartial(r, y) = 1\n"
-                   "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(r, y)")
+                   "partial(f, m) = 1\npartial(f, r) = 1\n", "edges", "partial(r, y)", 0.8)
     assert relu.note == notes.WRONG_BRANCH and "relu" in relu.feedback
+
+
+def test_a_loss_left_without_its_sum_has_the_wrong_shape(tmp_path):
+    ex = make(tmp_path, "input x in (-1, 1) = [0.3, -0.2, 0.5]\ne = x - 1\nL = sum(square(e))\noutput L\n",
+              '[[tasks]]\nkind = "reverse"\nform = "formula"\n')
+    result = grade_text(ex, tmp_path, "e = x - 1\nL = square(e)\nd(L)/d(e) = 2*e\nd(L)/d(x) = 2*e\n")
+    got = by_name(result)
+    item = got[("reverse", "d(L)/d(·)")]
+    assert not item.passed and item.note == notes.SHAPE
+    assert "the problem's L is a number, yours is a vector of 3" in item.feedback
+    # and the other way round: a vector output summed too early
+    ex2 = make(tmp_path, "input x in (-1, 1) = [0.3, -0.2, 0.5]\ny = square(x)\noutput y\n",
+               '[[tasks]]\nkind = "reverse"\nform = "formula"\n', name="ex2")
+    summed = by_name(grade_text(ex2, tmp_path, "s = square(x)\ny = sum(s)\n", "b.grad"))[("reverse", "d(y)/d(·)")]
+    assert not summed.passed and summed.note == notes.SHAPE
+    assert "the problem's y is a vector of 3, yours is a number" in summed.feedback
+    # the claims are still checked: d(L)/d(x) = 2e is the problem's gradient (no item); d(L)/d(e), on the
+    # student's graph, is the Jacobian of a vector
+    assert ("extra", "d(L)/d(x)") not in got
+    extra = got[("extra", "d(L)/d(e)")]
+    assert extra.extra and not extra.passed and extra.note == notes.SHAPE
+    assert extra.feedback.startswith("d(L)/d(e) (line 3): not asked, but wrong; expected a 3×3 matrix, given a "
+                                     "vector of 3")
+    assert result.score == 0 and result.max_score == 1 and not result.passed
+
+
+def test_items_follow_the_order_of_the_answers_lines(exercises, tmp_path):
+    ex = exercise(exercises, "01-ln-sin-cos")
+    text = ("s1 = sin(x)\nc1 = cos(x)\nprod = s1 * c1\nf = log(prod)\nd(f)/d(x) = cos(x)/sin(x) - sin(x)/cos(x)\n"
+            "d(s1)/d(x) = cos(x)\nd(c1)/d(x) = -sin(x)\nd(prod)/d(x) = c1*c1 - s1*s1\n"
+            "d(f)/d(prod) = 1/prod\nd(f)/d(c1) = s1/prod\nd(f)/d(s1) = c1/prod\n")
+    result = grade_text(ex, tmp_path, text)
+    tasks = {t.kind: [i.name for i in t.items] for t in result.tasks}
+    assert tasks["forward"] == ["d(s1)/d(x)", "d(c1)/d(x)", "d(prod)/d(x)", "d(f)/d(x)"]
+    assert tasks["reverse"] == ["d(f)/d(x)", "d(f)/d(s1)", "d(f)/d(c1)", "d(f)/d(prod)"]
+    assert result.score == 7 and result.passed
+
+
+def test_a_number_stands_for_every_entry_of_an_elementwise_partial(tmp_path):
+    # u = s v, s a number at each point: partial(u, v) is s in every entry, partial(u, s) the vector v
+    ex = make(tmp_path, "input s in (0.5, 2) = 1.5\ninput v in (-1, 1) = [0.5, -1, 2]\nu = s*v\nf = sum(u)\n",
+              '[[tasks]]\nkind = "edges"\nform = "any"\n')
+    graph = "u = s*v\nf = sum(u)\n"
+    for partial in ("s", "s * [1, 1, 1]"):
+        right = grade_text(ex, tmp_path, graph + f"partial(u, v) = {partial}\npartial(u, s) = v\n"
+                           "partial(f, u) = [1, 1, 1]\n")
+        assert right.score == 1 and right.passed, partial
+    # sum is not elementwise: its partial is a vector, and the number 1 does not stand for it
+    wrong = grade_text(ex, tmp_path, graph + "partial(u, v) = s\npartial(u, s) = v\npartial(f, u) = 1\n", "w.grad")
+    item = by_name(wrong)[("edges", "partial(f, u)")]
+    assert not item.passed and item.note == notes.SHAPE and "expected a vector of 3, given a number" in item.feedback
+    assert by_name(wrong)[("edges", "partial(u, v)")].passed and wrong.score == round(2 / 3, 4)

@@ -428,7 +428,9 @@ def test_cli_at_and_of(tmp_path):
     data = json.loads(run(str(f), "--at", "x=3", "--of", "v", "--format", "json").output)
     nodes = {n["name"]: n for n in data["nodes"]}
     assert data["output"] == "v" and nodes["x"]["adjoint"] == pytest.approx(math.cos(3))
-    assert run(str(f)).exit_code == 2   # x has no value
+    novalue = run(str(f))
+    assert novalue.exit_code == 2 and f"{f}:1:1: error: input 'x' has no value" in novalue.stderr
+    assert "--at x=VALUE" in novalue.stderr
 
 
 def test_svg_needs_graphviz(monkeypatch, tmp_path):

@@ -313,8 +313,9 @@ def _judge(ctx, task, want, expected, given, claim, head, wrote) -> Item:
     if np.shape(given)[1:] != expected.shape[1:]:
         fitted = None
         if want.loose:
-            try:
-                fitted = np.broadcast_to(given, given.shape[:1] + expected.shape[1:])
+            try:                # a number at each point stands for every entry (a per-point scalar too)
+                one = given.reshape(given.shape + (1,) * (expected.ndim - 1)) if given.ndim == 1 else given
+                fitted = np.broadcast_to(one, given.shape[:1] + expected.shape[1:])
             except ValueError:
                 fitted = None
         if fitted is None:
@@ -509,7 +510,7 @@ def _unasked(ctx: Context, claim: Claim) -> Item | None:
     if item.passed:
         return None
     item.extra = True
-    item.feedback = item.feedback.replace(head, f"{head}: not asked, but wrong;", 1)
+    item.feedback = item.feedback.replace(f"{head}:", head, 1).replace(head, f"{head}: not asked, but wrong;", 1)
     return item
 
 
