@@ -110,6 +110,12 @@ def _paren(expr: str) -> str:
     return expr if _ATOM.fullmatch(expr) else f"({expr})"
 
 
+def _times(x: str, d: str, names: list, i: int) -> str:
+    """x times the local partial d (an op table template over the arguments' names), as source:
+    an adjoint in reverse mode, a tangent in forward mode."""
+    return x if d == "1" else f"-{x}" if d == "-1" else f"{x} * {_paren(d.format(*names, out=f'v{i}'))}"
+
+
 def _sum_to_expr(c: str, shape_c: tuple, shape: tuple) -> str:
     """`_sum_to(c, shape)` as source, for a c of known shape (the same two sums)."""
     lead = len(shape_c) - len(shape)
@@ -207,8 +213,7 @@ class Lower:
             d, pshape = self._partial(i, k)
             if g == UNIT:       # 1.0 * p is p exactly: the interpreter's numbers, one product fewer
                 return "1.0" if d == "1" else "-1.0" if d == "-1" else d.format(*names, out=f"v{i}")
-            c = g if d == "1" else f"-{g}" if d == "-1" else \
-                f"{g} * {_paren(d.format(*names, out=f'v{i}'))}"
+            c = _times(g, d, names, i)
             if not self.scalar_program:
                 self.tensor = True
                 cshape = np.broadcast_shapes(self.shape(i), pshape)
@@ -230,8 +235,7 @@ class Lower:
         names, params = self._args(i)
         if op.elementwise:
             d, pshape = self._partial(i, k)
-            c = t if d == "1" else f"-{t}" if d == "-1" else \
-                f"{t} * {_paren(d.format(*names, out=f'v{i}'))}"
+            c = _times(t, d, names, i)
             if not self.scalar_program:
                 self.tensor = True
                 if np.broadcast_shapes(self.shape(a), pshape) != self.shape(i):

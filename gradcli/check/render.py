@@ -249,14 +249,19 @@ def check_text(report, out, limit: int = 20, show_file: bool = True) -> None:
         out.table(*_check_table(report, shown, **layout))
         if _folds(shown, layout.get("fold", False)):
             out.print("(forward mode = reverse mode in every row: one column shows both)")
-    if len(shown) < len(rows):
-        out.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
-                  f"(all better than those above; --limit 0 shows every row)")
+    _tail(out, report, len(rows) - len(shown), "all better than those above; --limit 0 shows every row",
+          note, summary(report))
+
+
+def _tail(out, report, more: int, why: str, note: str | None, last: str) -> None:
+    """What follows a check's table: the rows left out, the notes, the fitting's note, the summary."""
+    if more > 0:
+        out.print(f"  … {more} more row{'s' if more != 1 else ''} ({why})")
     for text in report.notes:
         out.print(f"note: {text}")
     if note:
         out.print(Styled(f"({note})", "dim"))
-    out.print(Styled(summary(report), "bold red" if report.status else "bold green"))
+    out.print(Styled(last, "bold red" if report.status else "bold green"))
 
 
 def _point_value(v):
@@ -291,11 +296,5 @@ def _function_text(report, out, limit: int) -> None:
     digits, layout, note = fit(out.width, lambda layout: [(*table(layout), False)], [True, False])
     with options(digits=digits):
         out.table(*table(layout))
-    if len(shown) < len(rows):
-        out.print(f"  … {len(rows) - len(shown)} more row{'s' if len(rows) - len(shown) != 1 else ''} "
-                  f"(none worse than those above; --limit 0, or limit=0, shows every row)")
-    for text in report.notes:
-        out.print(f"note: {text}")
-    if note:
-        out.print(Styled(f"({note})", "dim"))
-    out.print(Styled(function_summary(report), "bold red" if report.status else "bold green"))
+    _tail(out, report, len(rows) - len(shown), "none worse than those above; --limit 0, or limit=0, shows every row",
+          note, function_summary(report))
