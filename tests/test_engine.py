@@ -354,8 +354,8 @@ def test_a_scalar_program_runs_on_floats(monkeypatch):
     monkeypatch.setattr(jit, "POLICY", "never")
     program = program_of("input x = 0.3\ninput y = -1.2\na = sin(x) * y\nb = tanh(a) + x / y\n"
                          "f = b - a + max(a, b) + abs(x) ** 1.5 + sqrt(square(y))\n")
-    for given in (0.3, np.float64(0.3), np.array(0.3)):
-        point = {program.inputs[0]: given, program.inputs[1]: -1.2}
+    for x in (0.3, np.float64(0.3), np.array(0.3)):
+        point = {program.inputs[0]: x, program.inputs[1]: -1.2}
         vals = engine.forward(program, point)
         ops = [n.id for n in program.nodes if n.kind == "op"]
         assert all(type(vals[i]) is float for i in ops), [type(vals[i]) for i in ops]

@@ -8,7 +8,6 @@ selenium is not installed (`.ci/run` installs them as it installs Graphviz).
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import statistics

@@ -352,8 +352,8 @@ def page(gv: GraphView, layout: str = "auto") -> str:
     steps = _Steps(gv)
     out_name = gv.out
     modes = [("values", "forward sweep: values", steps.values(sw.forward), "", "",
-              f"Values flow forward: each node is computed from its arguments, in the order "
-              f"of the file."),
+              "Values flow forward: each node is computed from its arguments, in the order "
+              "of the file."),
              ("reverse", f"reverse sweep: {_d(out_name, 'node')}", steps.reverse(sw.reverse),
               f"{_d(out_name, '%')} = 0", "",
               f"Adjoints flow back from the seed {_d(out_name, out_name)} = 1: once every node "
