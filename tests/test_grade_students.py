@@ -184,6 +184,29 @@ def test_every_claim_is_checked_and_counts_for_the_exit_status(exercises, tmp_pa
     assert bad.score == 6 and not bad.passed and extra.max_score == 0
 
 
+def test_a_node_w_r_t_itself_is_the_identity(exercises, tmp_path):
+    """d(u)/d(u) is 1 (the identity matrix for a vector), for an input or an operation alike:
+    right, it passes silently; wrong, it is a wrong extra claim (it once expected 0 for an
+    operation and skipped an input)."""
+    ex = exercise(exercises, "05-two-paths")
+    right = (EXERCISES / "05-two-paths" / "solution.grad").read_text()
+    ok = grade_text(ex, tmp_path, right + "d(e)/d(e) = 1\nd(c)/d(c) = 1\nd(a)/d(a) = 1\n", "ok.grad")
+    assert ok.passed and ok.score == 6 and all(t.kind != "extra" for t in ok.tasks)
+    bad = grade_text(ex, tmp_path, right + "d(e)/d(e) = 0\nd(b)/d(b) = 2\n", "bad.grad")
+    got = by_name(bad)
+    assert "expected 1, given 0" in got[("extra", "d(e)/d(e)")].feedback
+    assert "expected 1, given 2" in got[("extra", "d(b)/d(b)")].feedback
+    assert bad.score == 6 and not bad.passed
+    ex8 = exercise(exercises, "08-logistic-regression")
+    right8 = (EXERCISES / "08-logistic-regression" / "solution.grad").read_text()
+    vec = grade_text(ex8, tmp_path, right8 + "d(z)/d(z) = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\n"
+                     "d(x)/d(x) = [[1, 0], [0, 2]]\n", "vec.grad")
+    got = by_name(vec)
+    assert ("extra", "d(z)/d(z)") not in got
+    assert "expected [[1, 0], [0, 1]], given [[1, 0], [0, 2]]" in got[("extra", "d(x)/d(x)")].feedback
+    assert vec.score == vec.max_score and not vec.passed
+
+
 def test_exit_status_follows_the_extra_items(tmp_path):
     folder = tmp_path / "05"
     shutil.copytree(EXERCISES / "05-two-paths", folder)

@@ -474,16 +474,16 @@ def _unasked(ctx: Context, claim: Claim) -> Item | None:
         elif uid is not None and vid is not None:
             shape = np.shape(ctx.vals[uid])[1:] + np.shape(ctx.vals[vid])[1:]
             program = ans.program
-            if program.nodes[uid].kind == "input":
-                value = np.zeros((ctx.B,) + shape) if uid != vid else None
-                if value is None:
-                    return None
-                want = Want(claim.key, name, "value", (), value)
+            if uid == vid:          # d(u)/d(u): the identity, whatever u is
+                n = int(np.prod(shape[:len(shape) // 2], dtype=np.int64))
+                want = Want(claim.key, name, "value", (), np.broadcast_to(np.eye(n).reshape(shape), (ctx.B,) + shape))
+            elif program.nodes[uid].kind == "input":
+                want = Want(claim.key, name, "value", (), np.zeros((ctx.B,) + shape))
             elif program.nodes[vid].kind == "input":
                 t = ctx.tangents(vid)[uid] if ctx.live[uid] else None
                 want = Want(claim.key, name, "tangent", (uid, vid), np.zeros((ctx.B,) + shape) if t is None else t)
             else:
-                a = ctx.adjoints(uid)[vid] if uid != vid and ctx.live[uid] else None
+                a = ctx.adjoints(uid)[vid] if ctx.live[uid] else None
                 want = Want(claim.key, name, "adjoint", (uid, vid), np.zeros((ctx.B,) + shape) if a is None else a)
         else:
             missing = u if uid is None else v
