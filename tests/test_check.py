@@ -268,6 +268,32 @@ def test_tie_of_max_is_a_kink_and_away_from_it_is_not():
     assert run_text(text.replace("input b = 1", "input b = 0.5"), random=0).status == 1
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_nested_ties_where_the_derivative_exists_are_a_tie_not_a_mismatch(fast):
+    """At s = t = 1, max(min(s, 1), t) is 1 whichever way s moves: the derivative w.r.t. s is 0 and
+    the one-sided differences agree on it; AD splits the gradient at both ties (0.5 · 0.5)."""
+    text = "input s = 1\ninput t = 1\nm = max(min(s, 1), t)\nd(m)/d(s) = {}\n"
+    report = run_text(text.format(0), random=0, fast=fast)
+    assert report.status == 0 and {r.verdict for r in report.rows} <= {"tie", "kink"}
+    claim = next(r for r in report.rows if r.kind == "claim")
+    assert claim.verdict == "tie" and claim.reverse == 0.25 and claim.fd == pytest.approx(0, abs=1e-6)
+    assert "the one-sided differences agree on 0" in claim.note and "0.25" in claim.note
+    assert run_text(text.format(0.25), random=0, fast=fast).status == 0   # AD's convention is right too
+    assert run_text(text.format(1), random=0, fast=fast).status == 1      # but not anything else
+
+
+def test_one_mode_infinite_at_a_domain_edge_is_undefined_not_an_engine_bug():
+    """sqrt(w) at w = 0 feeds a softmax the output does not depend on (sum(softmax(z) * k) with
+    equal k is k): reverse mode's zero adjoint stops sqrt's infinite partial, forward mode's
+    infinite tangent turns into ∞ − ∞ inside softmax; FD cannot step below 0."""
+    text = "input w = 0\ninput k = 3\nz = [sqrt(w), 1]\nf = sum(softmax(z) * [k, k]) + 2*w\n"
+    report = run_text(text, random=0)
+    row = next(r for r in report.rows if r.input == "w")
+    assert row.reverse == 2.0 and math.isnan(row.forward)
+    assert row.verdict == "undefined" and "infinite here" in row.note and "∞·0" in row.note
+    assert report.status == 0
+
+
 def test_kink_near_but_outside_the_step_is_checked_normally():
     report = run_text("input x = 0.01\ny = abs(x)\n")
     (row,) = report.rows
@@ -383,7 +409,7 @@ JSON_KEYS = {"file", "status", "mode", "method", "rtol", "atol", "elements", "po
              "rows", "notes"}
 ROW_KEYS = {"point", "output", "input", "index", "kind", "reverse", "forward", "fd", "fd_error",
             "claim", "claim_text", "location", "abs_error", "rel_error", "verdict", "one_sided", "note"}
-SUMMARY_KEYS = {"comparisons", "mismatches", "engine_bug", "ad_fd_mismatch", "claim_wrong", "kink",
+SUMMARY_KEYS = {"comparisons", "mismatches", "engine_bug", "ad_fd_mismatch", "claim_wrong", "kink", "tie",
                 "fd_inconclusive", "undefined", "ok"}
 
 

@@ -90,6 +90,12 @@ FOUND = [
     "input x = 0.5\nn = log(x - x)\ng = exp(n)\nf = x*x + g\nd(f)/d(g) = 1\nd(f)/d(n) = g\n",
     # a superscript digit after a comma: the decimal-comma hint read it as a digit (a traceback)
     "input x0 in (0.1, 2) = 0.5,\u00b2* randn(3, 2)\ny = sum(x0)\n",
+    # sqrt at its domain edge feeding a softmax the output does not depend on: reverse mode's zero
+    # adjoint stops the infinite partial, forward mode's infinite tangent becomes ∞ − ∞ (ENGINE BUG)
+    "input w = -0.0\nconst c1 = e^2\nn0 = (2 * sin(c1)) + square(w)\nn1 = dot([n0, w, c1], [1, c1, c1])\n"
+    "n2 = sum(softmax((sum([[-0.0, 1.0], [-1.72, -0.426]], 0) + sqrt([w, n0]))) * max(min(n0, [c1, n0]), (n1 + .25)))\n",
+    # a tie of min inside a tie of max at eye(2): the derivative is 0 both ways, AD's convention 0.25 (AD ≠ FD)
+    "input x0 = eye(2)\nconst c1 = 2*pi\nn2 = max(min(sum(x0, 0), ([1, c1]) ^ 2))\n",
 ]
 
 

@@ -20,9 +20,11 @@ Verdicts (worst first): `engine_bug` (reverse and forward disagree),
 `ad_fd_mismatch` (both modes agree, finite differences do not, beyond the
 tolerance *and* the FD error estimate), `claim_wrong` (AD and FD agree, the claim
 does not), `kink` (within the FD step of a max/min/abs/relu kink or tie: the
-one-sided differences disagree; not a mismatch), `fd_inconclusive` (a pole or domain
-edge too near for any step, or an FD error estimate too wide to decide; not a
-mismatch), `undefined`, `ok`.
+one-sided differences disagree; not a mismatch), `tie` (a kink or tie exactly at the
+point where the one-sided differences agree: FD has the derivative, AD its convention's
+value; not a mismatch), `fd_inconclusive` (a pole or domain edge too near for any step,
+or an FD error estimate too wide to decide; not a mismatch), `undefined` (also: one
+mode finite and the other not where no finite difference can be formed), `ok`.
 
 Near a pole or a domain edge the steps shrink so as never to cross it (`fit_scale`,
 from the op table's `reach`), and FD's rounding estimate accounts for how well f is
@@ -55,7 +57,7 @@ VAGUE = 1000                 # …and than this times the tolerance decides noth
 JITTER = 4                   # AD is compared with itself this many units in the last place of x away
 ROUNDING = 16                # AD's rounding: this many eps times Σ |adjoint|·|tangent| over the nodes
 
-SEVERITY = {"engine_bug": 6, "ad_fd_mismatch": 5, "claim_wrong": 4, "kink": 3, "fd_inconclusive": 2,
+SEVERITY = {"engine_bug": 6, "ad_fd_mismatch": 5, "claim_wrong": 4, "kink": 3, "tie": 3, "fd_inconclusive": 2,
             "undefined": 1, "ok": 0}
 MISMATCH = ("engine_bug", "ad_fd_mismatch", "claim_wrong")
 
@@ -414,6 +416,7 @@ class Block:
     jitter: np.ndarray | None = None               # (m, n) how well AD itself is known (ad_jitter)
     directional: bool = False
     elementwise: bool = False                      # partial claim of an elementwise op: n == 1
+    tie: np.ndarray | None = None                  # (n,) a kink or tie exactly at the point, along the column
 
 
 class Checker:
@@ -561,7 +564,8 @@ class Checker:
             blocks.append(Block(
                 self.name(u), self.name(x), "gradient", uval.shape, shape, R, fwd[:, sl],
                 (r.value[sl] / sc).T, (r.error[sl] / sc).T, r.kink[sl].T,
-                (r.left[sl] / sc).T, (r.right[sl] / sc).T, cl, unresolved[sl], jitter[:, sl]))
+                (r.left[sl] / sc).T, (r.right[sl] / sc).T, cl, unresolved[sl], jitter[:, sl],
+                tie=kink_reach[sl] == 0))
         return blocks
 
     def ad_rounding(self, prog, vals, u, seeds, direction) -> np.ndarray:
@@ -685,7 +689,7 @@ class Checker:
         return Block(self.name(u), label, "directional", uval.shape, (), one(rev), one(fwd),
                      r.value.reshape(1, 1) / f, r.error.reshape(1, 1) / f, r.kink.reshape(1, 1),
                      r.left.reshape(1, 1) / f, r.right.reshape(1, 1) / f, cl, unresolved, jitter,
-                     directional=True)
+                     directional=True, tie=np.array([max_t is not None and max_t == 0]))
 
     # ------------------------------------------------------------ partial(u, v)
     def partial(self, point, vals, u, v, claims) -> Block:
@@ -731,7 +735,7 @@ class Checker:
         return Block(self.name(u), self.name(v), "partial", uval.shape, (), col(rev), col(fwd),
                      r.value.reshape(m, 1) / sb, r.error.reshape(m, 1) / sb, r.kink.reshape(m, 1),
                      r.left.reshape(m, 1) / sb, r.right.reshape(m, 1) / sb, cl,
-                     np.array([bool(unresolved)]), elementwise=True)
+                     np.array([bool(unresolved)]), elementwise=True, tie=np.array([max_t is not None and max_t == 0]))
 
     # ------------------------------------------------------------ verdicts
     def rows(self, block: Block, point_index: int) -> list[Row]:
@@ -755,7 +759,6 @@ class Checker:
             # the modes round differently; near a pole that is amplified: apart by no more than
             # AD itself moves between floats a few ulps apart is not a bug, but undecidable
             modes_shaky = apart & (np.abs(fwd - rev) <= jitter)
-            modes_bad = (apart & ~modes_shaky) | (fr ^ ff)
             has_fd = np.isfinite(fdv) & np.isfinite(err) & ~b.kink
             d_fd = np.abs(rev - fdv)
             beyond = fin & has_fd & ~np.isclose(rev, fdv, rtol, atol)
@@ -763,9 +766,16 @@ class Checker:
             # tolerance: FD does not know the derivative well enough to confirm AD or to blame it
             size = np.maximum(np.abs(rev), np.abs(fdv))
             vague = beyond & (err > DECISIVE * size) & (err > VAGUE * (atol + rtol * np.abs(fdv)))
+            # at a tie or kink exactly at the point, where the one-sided differences agree: the
+            # derivative exists and FD has it; AD gives its convention's value (PyTorch's) there
+            tie = beyond & ~vague & ~(d_fd <= err) & (False if b.tie is None else b.tie[None, :])
             # beyond FD's error but within AD's own (ad_jitter): AD is not known well enough here
-            shaky = beyond & ~vague & ~(d_fd <= err) & (d_fd <= err + (0 if b.jitter is None else b.jitter))
-            fd_bad = beyond & ~vague & ~(d_fd <= err) & ~shaky
+            shaky = beyond & ~vague & ~(d_fd <= err) & ~tie & (d_fd <= err + (0 if b.jitter is None else b.jitter))
+            fd_bad = beyond & ~vague & ~(d_fd <= err) & ~shaky & ~tie
+            # one mode finite, the other not, where no finite difference can be formed: a partial is
+            # infinite here (a domain edge, a pole), and the modes meet ∞·0 in different places
+            edge = (fr ^ ff) & ~has_fd
+            modes_bad = (apart & ~modes_shaky) | ((fr ^ ff) & ~edge)
             inconclusive = fin & ~b.kink & (~has_fd | vague | shaky | modes_shaky)
             d_modes = np.where(fin, np.abs(fwd - rev), 0.0)
             absd = np.maximum(d_modes, np.where(fin & has_fd, d_fd, 0.0))
@@ -773,6 +783,7 @@ class Checker:
                 cf = np.isfinite(C)
                 claim_bad = fin & ~b.kink & (~cf | (~np.isclose(C, rev, rtol, atol) & ~(np.abs(C - rev) <= jitter)))
                 claim_fd = has_fd & cf & (np.isclose(C, fdv, rtol, atol) | (np.abs(C - fdv) <= err))
+                claim_bad &= ~(tie & claim_fd)      # at a tie both the derivative and AD's value are right
                 absd = np.maximum(absd, np.where(fin & cf, np.abs(C - rev), np.where(fin, np.inf, 0.0)))
             else:
                 claim_bad = np.zeros(rev.shape, dtype=bool)
@@ -784,6 +795,7 @@ class Checker:
         verdict = np.full(rev.shape, "ok", dtype=object)
         verdict[undefined] = "undefined"
         verdict[b.kink & ~modes_bad] = "kink"
+        verdict[tie] = "tie"
         verdict[inconclusive] = "fd_inconclusive"
         verdict[claim_bad & ~b.kink] = "claim_wrong"
         verdict[fd_bad] = "ad_fd_mismatch"
@@ -817,6 +829,10 @@ class Checker:
                             else f"the claim is undefined here ({C[e, j]}): {location}")
                 elif v == "kink":
                     note = "not differentiable here: the one-sided differences disagree"
+                elif v == "tie":
+                    note = (f"a tie at this point (max/min of equal arguments, or abs/relu at 0): the one-sided "
+                            f"differences agree on {num(fdv[e, j])}, the derivative; AD gives the tie's "
+                            f"convention (PyTorch's), {num(rev[e, j])}; neither is a bug")
                 elif v == "fd_inconclusive":
                     if modes_shaky[e, j]:
                         note = (f"reverse and forward mode differ by {num(abs(fwd[e, j] - rev[e, j]), 2)}, no more "
@@ -832,7 +848,10 @@ class Checker:
                                    "their error estimate is too large (over 1% of the derivative)")
                                 + "; AD is not checked at this point")
                 elif v == "undefined":
-                    note = "the derivative is not finite here"
+                    note = ("the derivative is not finite here" if not edge[e, j] else
+                            f"reverse mode gives {num(rev[e, j])}, forward mode {num(fwd[e, j])}: a local "
+                            "derivative is infinite here (a domain edge or a pole, where finite differences "
+                            "cannot step either), and the two modes meet ∞·0 in different places")
                 kink = b.kink[e, j]
                 rows.append(Row(
                     p, b.output, b.input, index,

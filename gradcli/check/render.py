@@ -14,12 +14,13 @@ LABELS = {
     "ad_fd_mismatch": "AD ≠ FD",
     "claim_wrong": "CLAIM WRONG",
     "kink": "not differentiable here",
+    "tie": "tie: AD's convention",
     "fd_inconclusive": "FD inconclusive",
     "undefined": "undefined",
     "ok": "ok",
 }
 STYLES = {"engine_bug": "bold red", "ad_fd_mismatch": "bold red", "claim_wrong": "red",
-          "kink": "yellow", "fd_inconclusive": "yellow", "undefined": "yellow", "ok": "green"}
+          "kink": "yellow", "tie": "yellow", "fd_inconclusive": "yellow", "undefined": "yellow", "ok": "green"}
 POINT_VALUES_MAX = 1000       # JSON lists a point's values up to this many elements, else its shape
 
 
@@ -110,6 +111,8 @@ def summary(report) -> str:
     extra = []
     if counts["kink"]:
         extra.append(f"{counts['kink']} not differentiable here (a kink within the FD step)")
+    if counts["tie"]:
+        extra.append(f"{counts['tie']} at a tie (FD gives the derivative, AD its convention's value)")
     if counts["fd_inconclusive"]:
         extra.append(f"{counts['fd_inconclusive']} FD inconclusive (a pole or domain edge too near, "
                      "or FD's error too large to decide)")
@@ -119,8 +122,10 @@ def summary(report) -> str:
     if report.status == 0:
         who = "reverse = forward = finite differences" + (
             " = claims" if any(r.claim is not None for r in report.rows) else "")
-        if counts["fd_inconclusive"]:
-            return f"✓ no mismatch: {who} wherever finite differences can decide ({where}{tail})"
+        if counts["fd_inconclusive"] or counts["tie"]:
+            cond = " and ".join(c for c, n in (("wherever finite differences can decide", counts["fd_inconclusive"]),
+                                               ("away from ties", counts["tie"])) if n)
+            return f"✓ no mismatch: {who} {cond} ({where}{tail})"
         return f"✓ all agree: {who} ({where}{tail})"
     causes = []
     if counts["engine_bug"]:
