@@ -47,7 +47,7 @@ EQUIVALENT = ROOT / "bench" / "mutation_equivalent.txt"
 # module short name -> (path, its own tests)
 MODULES = {
     "ops": ("gradcli/autodiff/ops.py", ["tests/test_ops.py", "tests/test_engine.py", "tests/test_examples.py",
-                                       "tests/test_compile.py", "tests/test_graph.py"]),
+                                       "tests/test_compile.py", "tests/test_graph.py", "tests/test_limits.py"]),
     "engine": ("gradcli/autodiff/engine.py", ["tests/test_engine.py", "tests/test_ops.py", "tests/test_examples.py",
                                              "tests/test_compile.py"]),
     "fd": ("gradcli/autodiff/fd.py", ["tests/test_fd.py", "tests/test_check.py", "tests/test_fd_singular.py"]),

@@ -425,3 +425,99 @@ def test_the_local_jacobian_wrt_an_empty_tensor_is_empty():
     vals = engine.forward(program, {i: program.defaults[i] for i in program.inputs})
     got = local(program, vals, "u", "v")
     assert got.shape == (2, 0)
+
+
+# ---------------------------------------------------------------- a zero stops a derivative (issue 12)
+
+def test_times_is_zero_when_either_side_is_an_exact_zero():
+    """times(g, p): g·p, but 0 where g or p is exactly 0, even against ∞ or NaN (docs/language.md)."""
+    assert engine.times(2.0, 3.0) == 6.0
+    assert engine.times(0.0, math.inf) == 0.0 and engine.times(math.inf, 0.0) == 0.0
+    assert engine.times(0.0, math.nan) == 0.0 and engine.times(math.nan, 0.0) == 0.0
+    assert math.isinf(engine.times(1.0, math.inf))
+    got = engine.times(np.array([0.0, 2.0, math.inf, 1.0]), np.array([math.inf, 0.0, 0.0, 4.0]))
+    np.testing.assert_array_equal(got, [0.0, 0.0, 0.0, 4.0])
+
+
+def test_vjp_is_ieee_by_default_and_stops_at_a_zero_when_careful():
+    """A softmax whose logit is -∞ has a weight of exactly 0: its VJP with a seed that is ∞ on that
+    entry is NaN by IEEE's rules (the default: what numpy computes), 0 there when careful."""
+    op = OPS["softmax"]
+    z = np.array([-math.inf, 0.0, 1.0])
+    s = op.fwd(z, nb=0)
+    g = np.array([math.inf, 1.0, 2.0])
+    plain = engine.vjp(op, 0, g, s, [z])
+    assert np.isnan(plain).all()
+    careful = engine.vjp(op, 0, g, s, [z], careful=True)
+    # the finite part by the softmax rule s·(g − Σ s g) over the entries with weight, and 0 for the first
+    w = s[1:]
+    want = np.concatenate([[0.0], w * (g[1:] - np.dot(w, g[1:]))])
+    np.testing.assert_allclose(careful, want, rtol=1e-12)
+
+
+def _careful_product(A, t):
+    """Σ_j times(A[:, j], t[j]) by hand: an entry pair with an exact zero on either side adds 0."""
+    out = np.zeros(A.shape[0])
+    for r in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a, b = A[r, j], t[j]
+            out[r] += 0.0 if a == 0 or b == 0 else a * b
+    return out
+
+
+@pytest.mark.parametrize("n", [10, engine.SPLIT + 36])     # applied entry by entry, and split in two
+def test_a_careful_linear_rule_adds_nothing_through_zeros_whatever_the_size(n):
+    """The careful product of a linear rule (here t ↦ A t) with a seed holding one ∞ is the same
+    contract on small seeds and on seeds too large to apply one entry at a time."""
+    rng = np.random.default_rng(n)
+    A = rng.normal(size=(4, n))
+    A[0, 3] = A[2, 3] = 0.0            # the ∞ entry meets a zero in rows 0 and 2
+    t = rng.normal(size=n)
+    t[3] = math.inf
+    t[7] = 0.0
+    got = engine._linear(lambda v: A @ v, t, True)
+    want = _careful_product(A, t)
+    assert np.isfinite(got[[0, 2]]).all() and np.isinf(got[[1, 3]]).all()
+    np.testing.assert_allclose(got[[0, 2]], want[[0, 2]], rtol=1e-12)
+    plain = engine._linear(lambda v: A @ v, t, False)
+    assert np.isnan(plain[0]) and np.isnan(plain[2])           # IEEE: 0 · ∞
+
+
+def test_gradients_are_made_again_carefully_where_they_are_not_finite():
+    """log of eye(2) has -∞ logits, softmax weights of exactly 0 there: reverse mode by default
+    gives what forward mode gives, finite, entry by entry (reverse and forward agree)."""
+    program = program_of("input y = eye(2)\nn2 = sum(sum(softmax(log(y)), 0))\n")
+    point = {i: np.asarray(program.defaults[i], dtype=float) for i in program.inputs}
+    vals = engine.forward(program, point)
+    (rev,) = engine.gradients(program, vals, program.outputs[0], program.inputs)
+    fwd = engine.jacobian(program, vals, program.outputs[0], program.inputs, "forward")[program.inputs[0]]
+    np.testing.assert_array_equal(rev, fwd)
+    assert np.isfinite(rev).all()
+    (plain,) = engine.gradients(program, vals, program.outputs[0], program.inputs, careful=False)
+    assert not np.isfinite(plain).all()          # the plain pass is the one that was not finite
+
+
+def test_an_input_the_output_does_not_reach_has_a_zero_gradient_of_its_shape():
+    program = program_of("input a = 2\ninput v = [1, 2, 3]\ninput m = [[1, 2], [3, 4]]\ninput b = 0.5\n"
+                         "f = a * [1, 2]\ng = sum(f * f) + b\n")
+    point = {i: program.defaults[i] for i in program.inputs}
+    vals = engine.forward(program, point)
+    got = engine.gradients(program, vals, program.outputs[0], program.inputs)
+    assert got[0] == 20.0 and type(got[0]) is float and got[3] == 1.0
+    np.testing.assert_array_equal(got[1], np.zeros(3))
+    np.testing.assert_array_equal(got[2], np.zeros((2, 2)))
+    scalar_only = program_of("input a = 2\ninput b = 3\nf = a * a\n")
+    pt = {i: scalar_only.defaults[i] for i in scalar_only.inputs}
+    g = engine.gradients(scalar_only, engine.forward(scalar_only, pt), scalar_only.outputs[0],
+                         scalar_only.inputs)
+    assert g == [4.0, 0.0] and all(type(x) is float for x in g)
+
+
+def test_the_jacobian_of_an_empty_output_is_empty_in_both_modes():
+    program = program_of("input x = [1, 2]\ninput e = zeros(0)\nf = e * sum(x)\n")
+    point = {i: np.asarray(program.defaults[i], dtype=float) for i in program.inputs}
+    vals = engine.forward(program, point)
+    for mode in ("reverse", "forward"):
+        jac = engine.jacobian(program, vals, program.outputs[0], program.inputs, mode)
+        x, e = program.inputs
+        assert jac[x].shape == (0, 2) and jac[e].shape == (0, 0)

@@ -249,3 +249,31 @@ def test_each_elementwise_op_on_floats_and_on_arrays_is_the_references(name, mon
         assert type(floats[out]) is float, (name, args)
         assert floats[out] == pytest.approx(float(want), rel=1e-14, abs=1e-300), (name, args)
         np.testing.assert_allclose(arrays[out], [want, want], rtol=1e-14, err_msg=f"{name} {args}")
+
+
+# ---------------------------------------------------------------- index
+
+def test_index_picks_along_the_last_axis_from_the_first_entry_to_the_last():
+    program = program_of("input v = [5, 6, 7]\ninput M = [[1, 2, 3], [4, 5, 6]]\n"
+                         "f = index(v, 0) + 10 * index(v, 2)\ng = index(M, [0, 2])\noutput f, g\n")
+    point = {i: np.asarray(program.defaults[i], dtype=float) for i in program.inputs}
+    vals = engine.forward(program, point)
+    f, g = program.outputs
+    assert float(vals[f]) == 75.0
+    np.testing.assert_array_equal(vals[g], [1.0, 6.0])
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("index(v, 3)", "index out of range in `index(v, 3)`: the last axis has 3 entries (0 to 2), given 3"),
+    ("index(v, -1)", "the last axis has 3 entries (0 to 2), given -1"),
+    ("index(one, 1)", "the last axis has 1 entry (0 to 0), given 1"),
+    ("index(e, 0)", "index out of range in `index(e, 0)`: a's last axis is empty: there is nothing to pick"),
+    ("index(M, [0, 1, 2])", "shape mismatch in `index(M, [0, 1, 2])`: index cannot combine shapes (2,) and (3,)"),
+])
+def test_index_out_of_range_names_the_axis_and_the_position(expr, message):
+    program = program_of("input v = [5, 6, 7]\ninput one = [5]\ninput e = zeros(0)\n"
+                         f"input M = [[1, 2, 3], [4, 5, 6]]\nf = {expr}\n")
+    point = {i: np.asarray(program.defaults[i], dtype=float) for i in program.inputs}
+    with pytest.raises(GradError) as err:
+        engine.forward(program, point)
+    assert message in err.value.render()

@@ -609,7 +609,8 @@ def _pick(a, i, nb):
     if np.any(bad):
         if n == 0:
             raise IndexRangeError("a's last axis is empty: there is nothing to pick")
-        raise IndexRangeError(f"the last axis has {n} entries (0 to {n - 1})" + _which(i, bad))
+        raise IndexRangeError(f"the last axis has {n} entr{'y' if n == 1 else 'ies'} (0 to {n - 1})"
+                              + _which(i, bad))
     idx = np.broadcast_to(i.astype(np.intp)[..., None], np.shape(a)[:-1] + (1,))
     return idx
 
