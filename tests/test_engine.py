@@ -429,6 +429,7 @@ def test_the_local_jacobian_wrt_an_empty_tensor_is_empty():
 
 # ---------------------------------------------------------------- a zero stops a derivative (issue 12)
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")   # numpy's 0·∞ before times replaces it
 def test_times_is_zero_when_either_side_is_an_exact_zero():
     """times(g, p): g·p, but 0 where g or p is exactly 0, even against ∞ or NaN (docs/language.md)."""
     assert engine.times(2.0, 3.0) == 6.0
