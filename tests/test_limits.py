@@ -86,6 +86,35 @@ def test_every_shape_rule_says_what_the_op_computes(name, shapes, axis):
         assert op.cost(list(shapes), got) >= 0
 
 
+def _shape_cases():
+    """Every op that does not broadcast elementwise, at every pair of SHAPES (every axis)."""
+    for name, op in sorted(OPS.items()):
+        if op.elementwise:
+            continue
+        arity = op.arity if op.arity >= 0 else 2
+        combos = [(s,) for s in SHAPES] if arity == 1 else [(s, t) for s in SHAPES for t in SHAPES]
+        for shapes in combos:
+            for params in ([(axis,) for axis in range(-3, 3)] if op.params else [()]):
+                yield name, shapes, params
+
+
+def test_every_shape_rule_of_a_shaping_op_says_what_it_computes_exhaustively():
+    """The same statement, every case of matmul, the reductions, transpose, index and stack
+    (the sample above may miss `matrix @ stack of matrices` or a sum over the first axis)."""
+    for name, shapes, params in _shape_cases():
+        op = OPS[name]
+        args = _args(op, shapes)
+        try:
+            want = np.shape(op.fwd(*args, *params, nb=0))
+        except (OpError, ValueError, IndexError):
+            want = None
+        try:
+            got = op.shape(list(shapes), params)
+        except OpError:
+            got = None
+        assert got == want, (name, shapes, params)
+
+
 def test_matmul_costs_its_multiply_adds():
     op = OPS["matmul"]
     assert op.cost([(6000, 6000), (6000, 6000)], (6000, 6000)) == 6000 ** 3

@@ -596,6 +596,9 @@ def _transpose(a, nb=0):
     return np.transpose(a, tuple(range(nb)) + tuple(range(nd - 1, nb - 1, -1)))
 
 
+_EMPTY_PICK = "a's last axis is empty: there is nothing to pick"
+
+
 def _pick(a, i, nb):
     """index(a, i): along a's last axis, a[i] for a vector, a[k, i_k] for a matrix."""
     i = np.asarray(i)
@@ -608,7 +611,7 @@ def _pick(a, i, nb):
     bad = (i < 0) | (i >= n)
     if np.any(bad):
         if n == 0:
-            raise IndexRangeError("a's last axis is empty: there is nothing to pick")
+            raise IndexRangeError(_EMPTY_PICK)
         raise IndexRangeError(f"the last axis has {n} entr{'y' if n == 1 else 'ies'} (0 to {n - 1})"
                               + _which(i, bad))
     idx = np.broadcast_to(i.astype(np.intp)[..., None], np.shape(a)[:-1] + (1,))
@@ -719,6 +722,8 @@ def _index_shape(shapes, params=()):
     broadcast(a[:-1], i, "index")
     if broadcast(a[:-1], i) != a[:-1]:
         raise ShapeError("index(a, i): i needs one entry per row of a")
+    if a[-1] == 0 and size(i) > 0:
+        raise IndexRangeError(_EMPTY_PICK)
     return a[:-1]
 
 
