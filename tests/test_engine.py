@@ -486,6 +486,22 @@ def test_a_careful_linear_rule_adds_nothing_through_zeros_whatever_the_size(n):
     assert np.isnan(plain[0]) and np.isnan(plain[2])           # IEEE: 0 · ∞
 
 
+def test_a_careful_linear_rule_gives_ieee_products_beyond_split_non_finite_entries():
+    """The documented bound (docs/language.md): more than SPLIT infinite entries in one seed are
+    not applied one at a time (a pass each); the result is the plain product, 0 · ∞ = NaN."""
+    n = 2 * engine.SPLIT + 10
+    A = np.ones((3, n))
+    A[0] = 0.0                                   # row 0 meets every ∞ with an exact zero
+    t = np.ones(n)
+    t[: engine.SPLIT + 1] = math.inf
+    with np.errstate(all="ignore"):
+        got = engine._linear(lambda v: A @ v, t, True)
+        t[engine.SPLIT] = 1.0
+        within = engine._linear(lambda v: A @ v, t, True)
+    assert np.isnan(got[0]) and np.isinf(got[1:]).all()
+    assert within[0] == 0.0 and np.isinf(within[1:]).all()   # SPLIT of them: entry by entry
+
+
 def test_gradients_are_made_again_carefully_where_they_are_not_finite():
     """log of eye(2) has -∞ logits, softmax weights of exactly 0 there: reverse mode by default
     gives what forward mode gives, finite, entry by entry (reverse and forward agree)."""
