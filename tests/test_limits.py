@@ -100,12 +100,14 @@ def _shape_cases():
 
 def test_every_shape_rule_of_a_shaping_op_says_what_it_computes_exhaustively():
     """The same statement, every case of matmul, the reductions, transpose, index and stack
-    (the sample above may miss `matrix @ stack of matrices` or a sum over the first axis)."""
+    (the sample above may miss `matrix @ stack of matrices` or a sum over the first axis);
+    and each VJP rule gives its argument's shape (the engine adds no sum of its own)."""
     for name, shapes, params in _shape_cases():
         op = OPS[name]
         args = _args(op, shapes)
         try:
-            want = np.shape(op.fwd(*args, *params, nb=0))
+            ans = op.fwd(*args, *params, nb=0)
+            want = np.shape(ans)
         except (OpError, ValueError, IndexError):
             want = None
         try:
@@ -113,6 +115,11 @@ def test_every_shape_rule_of_a_shaping_op_says_what_it_computes_exhaustively():
         except OpError:
             got = None
         assert got == want, (name, shapes, params)
+        if want is not None:
+            for k, arg in enumerate(args):
+                if op.differentiable(k):
+                    grad = op.vjp_rule(k)(np.ones(want), ans, *args, *params, nb=0)
+                    assert np.shape(grad) == np.shape(arg), (name, shapes, params, k)
 
 
 def test_matmul_costs_its_multiply_adds():
