@@ -87,15 +87,15 @@ class Exercise:
     def max_score(self) -> float:
         return round(sum(t.points for t in self.tasks), 4)
 
-    def describe_point(self, b: int, limit: int = 3) -> str:
-        """'the default point (x = 0.785398)' or 'random point 3 (x = 1.2, y = -0.5)'."""
+    def describe_point(self, b: int, limit: int = 6) -> str:
+        """'the default point (x = 0.785398)' or 'random point 3 (x = 1.2, W: a 4×4 matrix)':
+        every input is named, a large one by its shape only."""
         where = "the default point" if b == 0 else f"random point {b}"
         parts = []
         for name in self.inputs:
             v = self.points[name][b]
-            if np.size(v) > limit:
-                continue
-            parts.append(f"{name} = {fmt(v)}")
+            parts.append(f"{name}: {shape_text(np.shape(v))}" if np.size(v) > limit
+                         else f"{name} = {fmt(v)}")
         return where + (f" ({', '.join(parts)})" if parts else "")
 
 
