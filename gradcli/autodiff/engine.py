@@ -27,7 +27,7 @@ import operator
 import numpy as np
 
 from ..errors import GradError, NumericError
-from ..numbers import num
+from ..numbers import nested, num
 from . import compile as jit
 from .ops import EmptyError, Op, OpError, OutOfMemory, ShapeError, _sum_to
 
@@ -415,7 +415,7 @@ def op_error(program, node, shapes, err: OpError) -> GradError:
     title = getattr(err, "title", "cannot compute")
     hint = None
     if isinstance(err, (ShapeError, EmptyError)):
-        hint = "shapes " + ", ".join(f"{program.nodes[a].name}: {s if s is not None else '?'}"
+        hint = "shapes " + ", ".join(f"{_label(program, a)}: {s if s is not None else '?'}"
                                      for a, s in zip(node.args, shapes))
     elif isinstance(err, OutOfMemory):
         hint = "the values are too large for this machine; try smaller tensors"
@@ -584,19 +584,33 @@ def require_finite(program, vals, ids):
         return
     node = program.nodes[bad]
     text = program.source.text[node.start:node.end]
-    args = ", ".join(f"{program.nodes[a].name} = {_short(vals[a])}" for a in node.args)
+    args = ", ".join(f"{_label(program, a)} = {_short(vals[a])}" for a in node.args)
     raise NumericError(f"`{text}` is {_short(vals[bad])} at this point", program.source,
                        node.start, node.end,
                        hint=(f"its arguments: {args}; " if args else "")
                        + "the function is not defined here; choose another point with --at")
 
 
+def _label(program, nid: int) -> str:
+    """A node as the file shows it: its name, or a sub-expression's own text (never `_N`)."""
+    node = program.nodes[nid]
+    if not node.generated:
+        return node.name
+    return "`" + program.source.text[node.start:node.end] + "`"
+
+
 def _short(v):
     a = np.asarray(v)
     if a.size == 1:
         return num(a.item())
+    if 0 < a.size <= 6:
+        return nested(a)
+    what = (f"a vector of {a.shape[0]}" if a.ndim == 1 else
+            "a " + "×".join(map(str, a.shape)) + (" matrix" if a.ndim == 2 else " tensor"))
+    if a.size == 0:
+        return "an empty vector" if a.ndim == 1 else "an empty" + what[1:]
     bad = a[~np.isfinite(a)]
-    return f"{num(bad.flat[0])} (in a {a.shape} tensor)" if bad.size else f"a {a.shape} tensor"
+    return f"{num(bad.flat[0])} (in {what})" if bad.size else what
 
 
 # ---------------------------------------------------------------- reverse mode
