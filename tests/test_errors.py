@@ -63,6 +63,10 @@ CASES = [
     ("input v = [1, 2]\ny = index(v, 5)\n", "index out of range", 2, 5, None),
     ("input v = [1, 2]\ny = sum(v, 3)\n", "axis 3 is out of range", 2, 5, None),
     ("input x = 1\ndef sin(a) = a\ny = x\n", "'sin' is a built-in function", 2, 5, None),
+    ("input x = 1\ny = x +\n", "unexpected end of line; expected an expression", 2, 8,
+     "an operator must be followed by an operand"),
+    ("input x =\ny = x\n", "unexpected end of line; expected an expression", 1, 10, "write an expression after ="),
+    ("input x = 1\ny = 2*x\nd(y)/d(x) =   \n", "expected an expression", 3, 15, "write an expression after ="),
     # typed formulas: the hint says what to write (issue 8)
     ("input x = 1\ny = 2x + 1\n", "unexpected 'x'", 2, 6, "write 2*x"),
     ("input x = 1\ny = 3.5(x + 1)\n", "unexpected '('", 2, 8, "write 3.5*("),

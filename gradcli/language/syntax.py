@@ -465,7 +465,15 @@ def _unexpected(tok, expected, source) -> GradError:
     elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
     elif {"NAME", "NUMBER", "LPAR"} <= set(expected):
-        hint = "an operator must be followed by an operand"
+        before = source.text[line_start:start].rstrip()
+        if before.endswith("="):
+            hint = "the right-hand side is missing: write an expression after ="
+        elif before.endswith(("+", "-", "*", "/", "@", "^")):
+            hint = "an operator must be followed by an operand"
+        elif before.endswith((",", "(", "[")):
+            hint = "a value is missing here"
+        else:
+            hint = None
     else:
         hint = None
     return GradError(msg, source, start, hint=hint)
