@@ -115,3 +115,12 @@ def _lines(texts, gaps, widths, depth) -> list[str]:
         if not last:
             out += [""] * blank
     return out
+
+
+def shape_words(shape) -> str:
+    """A shape for people: 'a number', 'a vector of 3', 'a 2×3 matrix', 'a 2×2×2 tensor'."""
+    if not shape:
+        return "a number"
+    if len(shape) == 1:
+        return f"a vector of {shape[0]}"
+    return "a " + "×".join(str(s) for s in shape) + (" matrix" if len(shape) == 2 else " tensor")

@@ -27,7 +27,7 @@ import operator
 import numpy as np
 
 from ..errors import GradError, NumericError
-from ..numbers import nested, num
+from ..numbers import nested, num, shape_words
 from . import compile as jit
 from .ops import EmptyError, Op, OpError, OutOfMemory, ShapeError, _sum_to
 
@@ -605,8 +605,7 @@ def _short(v):
         return num(a.item())
     if 0 < a.size <= 6:
         return nested(a)
-    what = (f"a vector of {a.shape[0]}" if a.ndim == 1 else
-            "a " + "×".join(map(str, a.shape)) + (" matrix" if a.ndim == 2 else " tensor"))
+    what = shape_words(a.shape)
     if a.size == 0:
         return "an empty vector" if a.ndim == 1 else "an empty" + what[1:]
     bad = a[~np.isfinite(a)]

@@ -20,6 +20,7 @@ from ..errors import GradError, Source, did_you_mean
 from ..language.program import Program, domain, fixed_inputs, load
 from . import batch
 from ..numbers import nested, num
+from ..numbers import shape_words as shape_text
 
 KINDS = ("derivative", "graph", "forward", "reverse", "edges", "value")
 FORMS = ("formula", "number", "any")
@@ -109,14 +110,6 @@ def fmt(value) -> str:
         span = f" with entries from {num(finite.min())} to {num(finite.max())}" if finite.size else ""
         return shape_text(a.shape) + span
     return nested(a)
-
-
-def shape_text(shape) -> str:
-    if not shape:
-        return "a number"
-    if len(shape) == 1:
-        return f"a vector of {shape[0]}"
-    return "a " + "×".join(str(s) for s in shape) + (" matrix" if len(shape) == 2 else " tensor")
 
 
 # ---------------------------------------------------------------- exercise.toml
