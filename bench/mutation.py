@@ -49,7 +49,7 @@ MODULES = {
     "ops": ("gradcli/autodiff/ops.py", ["tests/test_ops.py", "tests/test_engine.py", "tests/test_examples.py",
                                        "tests/test_compile.py", "tests/test_graph.py", "tests/test_limits.py"]),
     "engine": ("gradcli/autodiff/engine.py", ["tests/test_engine.py", "tests/test_ops.py", "tests/test_examples.py",
-                                             "tests/test_compile.py"]),
+                                             "tests/test_compile.py", "tests/test_errors.py"]),
     "fd": ("gradcli/autodiff/fd.py", ["tests/test_fd.py", "tests/test_check.py", "tests/test_fd_singular.py"]),
     "tasks": ("gradcli/grade/tasks.py", ["tests/test_grade.py", "tests/test_grade_students.py"]),
     "notes": ("gradcli/grade/notes.py", ["tests/test_notes.py", "tests/test_grade.py",

@@ -603,11 +603,11 @@ def _short(v):
     a = np.asarray(v)
     if a.size == 1:
         return num(a.item())
-    if 0 < a.size <= 6:
-        return nested(a)
     what = shape_words(a.shape)
     if a.size == 0:
         return "an empty vector" if a.ndim == 1 else "an empty" + what[1:]
+    if a.size <= 6:
+        return nested(a)
     bad = a[~np.isfinite(a)]
     return f"{num(bad.flat[0])} (in {what})" if bad.size else what
 
