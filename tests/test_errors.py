@@ -135,6 +135,10 @@ def test_shipped_bad_inputs_exit_2_with_a_caret(name):
     assert "Traceback" not in result.stderr
     assert re.match(rf"{re.escape(str(BAD / name))}:\d+:\d+: error: ", result.stderr)
     assert "^" in result.stderr
+    if name == "unclosed_paren.grad":          # `y = (x + 1` then `output y`: at the `(`
+        assert result.stderr.startswith(f"{BAD / name}:2:5: error: '(' is never closed"), result.stderr
+    if name == "nul_byte.grad":
+        assert "a NUL byte" in result.stderr
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/bad-inputs is not beside this checkout")
