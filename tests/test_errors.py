@@ -36,7 +36,7 @@ CASES = [
     ("input M = [[1, 2, 3]]\ninput v = [1, 2]\nw = M @ v\n", "shape mismatch in `M @ v`", 3, 5, "M: (1, 3), v: (2,)"),
     ("input a = [1, 2]\ninput b = [1, 2, 3]\nc = a + b\n", "shape mismatch in `a + b`", 3, 5, "a: (2,), b: (3,)"),
     ("input M = [[1, 2, 3]]\ninput v = [1, 2]\nw = (M*2) @ (v+1)\n", "shape mismatch in `(M*2) @ (v+1)`", 3, 5,
-     "shapes `(M*2)`: (1, 3), `(v+1)`: (2,)"),
+     "shapes `M*2`: (1, 3), `v+1`: (2,)"),
     ("input x\ny = x*2\n", "input 'x' has no value", 1, 1, "--at x=VALUE"),
     ("", "empty file", 1, 1, None),
     ("# only a comment\n\n", "empty file", 1, 1, None),

@@ -415,7 +415,7 @@ def op_error(program, node, shapes, err: OpError) -> GradError:
     title = getattr(err, "title", "cannot compute")
     hint = None
     if isinstance(err, (ShapeError, EmptyError)):
-        hint = "shapes " + ", ".join(f"{_label(program, a)}: {s if s is not None else '?'}"
+        hint = "shapes " + ", ".join(f"{program.describe(a)}: {s if s is not None else '?'}"
                                      for a, s in zip(node.args, shapes))
     elif isinstance(err, OutOfMemory):
         hint = "the values are too large for this machine; try smaller tensors"
@@ -584,19 +584,11 @@ def require_finite(program, vals, ids):
         return
     node = program.nodes[bad]
     text = program.source.text[node.start:node.end]
-    args = ", ".join(f"{_label(program, a)} = {_short(vals[a])}" for a in node.args)
+    args = ", ".join(f"{program.describe(a)} = {_short(vals[a])}" for a in node.args)
     raise NumericError(f"`{text}` is {_short(vals[bad])} at this point", program.source,
                        node.start, node.end,
                        hint=(f"its arguments: {args}; " if args else "")
                        + "the function is not defined here; choose another point with --at")
-
-
-def _label(program, nid: int) -> str:
-    """A node as the file shows it: its name, or a sub-expression's own text (never `_N`)."""
-    node = program.nodes[nid]
-    if not node.generated:
-        return node.name
-    return "`" + program.source.text[node.start:node.end] + "`"
 
 
 def _short(v):

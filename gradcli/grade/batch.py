@@ -26,6 +26,7 @@ from ..autodiff.ops import OpError, OutOfMemory, ShapeError, size
 from ..errors import GradError
 from ..language.limits import ANSWER, PER_OP, OverBudget
 from ..language.limits import Limits as GraphLimits
+from ..numbers import shape_words
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Meter:
             node = program.nodes[nid]
             raise OverBudget(f"grading this answer would take more than {self.budget.work:,} element-operations, "
                              f"the limit for {self.budget.who} (it stopped at {what} "
-                             f"{describe(program, nid)})", program.source, node.start, node.end,
+                             f"{program.describe(nid)})", program.source, node.start, node.end,
                              hint=self.budget.hint("--max-work"))
 
 
@@ -214,41 +215,18 @@ def forward_tolerant(program, point: dict, limits: Limits, deadline: float | Non
     return vals, errors, meter
 
 
-def describe(program, nid: int) -> str:
-    """A node as the student wrote it: its name, or the text of a sub-expression in backticks."""
-    node = program.nodes[nid]
-    if not node.generated:
-        return node.name
-    text = " ".join(program.source.text[node.start:node.end].split())
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
-        text = text[1:-1].strip()
-    return f"`{text if len(text) <= 40 else text[:39] + '…'}`"
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += ch in "(["
-        depth -= ch in ")]"
-        if depth < 0:
-            return False
-    return depth == 0
-
-
 def op_failure(program, node, shapes, err) -> GradError:
     """An op that cannot be computed, in the student's terms: per-point shapes, their names."""
-    from .exercise import shape_text
-
     text = " ".join(program.source.text[node.start:node.end].split())
     if isinstance(err, MemoryError):
         err = OutOfMemory("the value does not fit in the grader's memory")
     elif not isinstance(err, OpError):
         err = ShapeError(str(err).split("\n")[0])
-    shown = [shape_text(s) for s in shapes]
+    shown = [shape_words(s) for s in shapes]
     reason = str(err)
     if isinstance(err, ShapeError) and node.op.elementwise:
         reason = f"{node.op.symbol} cannot combine " + " and ".join(shown)
-    what = ", ".join(f"{describe(program, a)} is {s}" for a, s in zip(node.args, shown))
+    what = ", ".join(f"{program.describe(a)} is {s}" for a, s in zip(node.args, shown))
     return GradError(f"{err.title} in `{text}`: {reason}", program.source, node.start, node.end,
                      hint=what if isinstance(err, ShapeError) else None)
 
@@ -264,7 +242,7 @@ def per_point(value, B: int) -> np.ndarray:
 def _passes(program, nid, n, limits):
     if limits is not None and n > limits.max_passes:
         node = program.nodes[nid]
-        raise GradError(f"{describe(program, nid)} has {n:,} elements: the grader differentiates w.r.t. and of "
+        raise GradError(f"{program.describe(nid)} has {n:,} elements: the grader differentiates w.r.t. and of "
                         f"values of at most {limits.max_passes:,} elements", program.source,
                         node.start, node.end)
 

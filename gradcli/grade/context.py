@@ -12,7 +12,7 @@ import numpy as np
 from ..autodiff import engine
 from . import batch, notes, whatif
 from .answer import Answer
-from .batch import AnswerTimeout, Limits, describe
+from .batch import AnswerTimeout, Limits
 from .exercise import Exercise
 
 
@@ -57,7 +57,7 @@ class Context:
             raise AnswerTimeout()
 
     def name(self, nid: int) -> str:
-        return describe(self.ans.program, nid)
+        return self.ans.program.describe(nid)
 
     def value_of(self, nid: int) -> np.ndarray:
         return batch.per_point(self.vals[nid], self.B)
@@ -121,7 +121,7 @@ class Context:
     def problem_name(self, pid: int) -> str:
         """A node of the problem by the student's name for it, else the problem's own name (or text)."""
         nid = self.student_id(pid)
-        return self.name(nid) if nid is not None else describe(self.ex.program, pid)
+        return self.name(nid) if nid is not None else self.ex.program.describe(pid)
 
     def claim_right(self, key, expected) -> bool | None:
         """Is the student's claim `key` right (None: not claimed or not checkable)?"""

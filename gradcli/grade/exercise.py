@@ -19,8 +19,7 @@ import numpy as np
 from ..errors import GradError, Source, did_you_mean
 from ..language.program import Program, domain, fixed_inputs, load
 from . import batch
-from ..numbers import nested, num
-from ..numbers import shape_words as shape_text
+from ..numbers import nested, num, shape_words
 
 KINDS = ("derivative", "graph", "forward", "reverse", "edges", "value")
 FORMS = ("formula", "number", "any")
@@ -95,7 +94,7 @@ class Exercise:
         parts = []
         for name in self.inputs:
             v = self.points[name][b]
-            parts.append(f"{name}: {shape_text(np.shape(v))}" if np.size(v) > limit
+            parts.append(f"{name}: {shape_words(np.shape(v))}" if np.size(v) > limit
                          else f"{name} = {fmt(v)}")
         return where + (f" ({', '.join(parts)})" if parts else "")
 
@@ -108,7 +107,7 @@ def fmt(value) -> str:
     if a.size > FEEDBACK_ELEMENTS:
         finite = a[np.isfinite(a)]
         span = f" with entries from {num(finite.min())} to {num(finite.max())}" if finite.size else ""
-        return shape_text(a.shape) + span
+        return shape_words(a.shape) + span
     return nested(a)
 
 

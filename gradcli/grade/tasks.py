@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradError
-from ..numbers import num
+from ..numbers import num, shape_words
 from . import batch, notes
 from .answer import Answer, Claim, Line, build_answer, read_answer, unparse
 from .batch import AnswerTimeout, Limits
 from .context import Context, Test, Want
 from .diagnose import diagnose, follow_through
-from .exercise import Exercise, Task, fmt, shape_text
+from .exercise import Exercise, Task, fmt
 from .report import ExerciseResult, Item, TaskResult
 
 COMMUTATIVE = {"add", "mul", "maximum", "minimum"}
@@ -220,8 +220,8 @@ def reverse(ctx: Context, task: Task) -> list:
             continue
         if not ctx.output_shape_ok(o):
             out.append(Item(f"d({o})/d(·)", False, f"d({o})/d(·): the problem's {o} is "
-                            f"{shape_text(ex.values[o].shape[1:])}, yours is "
-                            f"{shape_text(np.shape(ctx.vals[oid])[1:])}", notes.SHAPE))
+                            f"{shape_words(ex.values[o].shape[1:])}, yours is "
+                            f"{shape_words(np.shape(ctx.vals[oid])[1:])}", notes.SHAPE))
             continue
         out += inputs
         adj = ctx.adjoints(oid)
@@ -388,7 +388,7 @@ def _nonfinite(ctx: Context, claim, b: int, where: str) -> str:
 
 def _shape_item(ctx, want, expected, given, head, shown) -> Item:
     e_shape, g_shape = expected.shape[1:], np.shape(given)[1:]
-    feedback = f"{head}: expected {shape_text(e_shape)}, given {shape_text(g_shape)}{shown}"
+    feedback = f"{head}: expected {shape_words(e_shape)}, given {shape_words(g_shape)}{shown}"
     g = np.asarray(given, dtype=float)
     if notes.transposed(expected[:1], g[:1]):
         return Item(want.name, False, feedback + "\n  note: your answer is the transpose of the expected "

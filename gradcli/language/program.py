@@ -140,6 +140,17 @@ class Program:
     domains: dict[int, tuple] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
 
+    def describe(self, nid: int) -> str:
+        """A node as the file shows it: its name, or a sub-expression's text in backticks
+        (outer brackets and runs of spaces dropped, cut at 40 characters), never `_N`."""
+        node = self.nodes[nid]
+        if not node.generated:
+            return node.name
+        text = " ".join(self.source.text[node.start:node.end].split())
+        while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+            text = text[1:-1].strip()
+        return f"`{text if len(text) <= 40 else text[:39] + '…'}`"
+
     def error(self, message: str, node_or_span, hint: str | None = None) -> GradError:
         if isinstance(node_or_span, Node):
             start, end = node_or_span.start, node_or_span.end
@@ -155,6 +166,16 @@ class Const:
 
     def __init__(self, value, start, end, name=None):
         self.value, self.start, self.end, self.name = value, start, end, name
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _children(ex):

@@ -432,6 +432,11 @@ _CLAIMISH = re.compile(r"[ \t]*d[ \t]*\(?[ \t]*\w+[ \t]*\)?[ \t]*/[ \t]*d")
 _CLAIM = re.compile(r"[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*/[ \t]*d[ \t]*\([ \t]*\w+[ \t]*\)[ \t]*=")
 
 
+_MISSING_AFTER = {"=": "the right-hand side is missing: write an expression after =",
+                  **dict.fromkeys("+-*/@^", "an operator must be followed by an operand"),
+                  **dict.fromkeys(",([", "a value is missing here")}
+
+
 def _unexpected(tok, expected, source) -> GradError:
     kind, value, start, _ = tok
     if kind == "$END":      # the end of the text parsed: the file's, or one statement's
@@ -464,16 +469,8 @@ def _unexpected(tok, expected, source) -> GradError:
         hint = f"a decimal number is written with a point: {whole}.{part}"
     elif kind in ("INPUT", "CONST", "DEF", "OUTPUT", "IN"):
         hint = f"'{value}' is a reserved word; choose another name"
-    elif {"NAME", "NUMBER", "LPAR"} <= set(expected):
-        before = source.text[line_start:start].rstrip()
-        if before.endswith("="):
-            hint = "the right-hand side is missing: write an expression after ="
-        elif before.endswith(("+", "-", "*", "/", "@", "^")):
-            hint = "an operator must be followed by an operand"
-        elif before.endswith((",", "(", "[")):
-            hint = "a value is missing here"
-        else:
-            hint = None
+    elif {"NAME", "NUMBER", "LPAR"} <= set(expected):      # an operand is missing: after what?
+        hint = _MISSING_AFTER.get(source.text[line_start:start].rstrip()[-1:])
     else:
         hint = None
     return GradError(msg, source, start, hint=hint)
